@@ -198,7 +198,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             inputs=inputs,
             provider=request.provider,
             resource_id=request.id if read else request.importId,
-            custom=True if read else (request.custom or False),
+            custom=True if read else bool(request.custom),
         )
         resource_id, state = self.mocks.new_resource(resource_args)
         resource_id = resource_id or ""
@@ -216,7 +216,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 urn=urn,
                 type=request.type,
                 name=request.name,
-                custom=resource_args.custom,
+                custom=bool(resource_args.custom),
                 parent=request.parent,
                 provider=request.provider,
                 dependencies=tuple(request.dependencies) if not read else (),
