@@ -31,6 +31,9 @@ from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
 
+StackReferencePlaceholders = Callable[[str], tuple[Mapping[str, Any], frozenset[str]]]
+"""Given a referenced stack's name, placeholder outputs and the names of the secret ones."""
+
 
 def unwrap_secrets(value: Any) -> Any:
     """The plain value of a deserialized property, with every secret marker removed."""
@@ -139,11 +142,14 @@ class OfflineMocks(pulumi_mocks.Mocks):
         seed: str = "meshlink-offline",
         stack_references: Mapping[str, Mapping[str, Any]] | None = None,
         secret_stack_outputs: Mapping[str, frozenset[str]] | None = None,
+        stack_reference_placeholders: StackReferencePlaceholders | None = None,
     ) -> None:
         self.now = now or dt.datetime.now(dt.UTC)
         self.seed = seed
         self.stack_references = dict(stack_references or {})
         self.secret_stack_outputs = dict(secret_stack_outputs or {})
+        self.stack_reference_placeholders = stack_reference_placeholders
+        self.warnings: list[str] = []
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
         inputs = dict(args.inputs)
@@ -160,16 +166,25 @@ class OfflineMocks(pulumi_mocks.Mocks):
             resource_id, outputs = cloud_standins.stand_in(args.typ, args.name, inputs)
             return resource_id, outputs
         if args.typ == STACK_REFERENCE_TYPE:
-            stack_name = inputs.get("name", args.name)
-            outputs_of_stack = self.stack_references.get(stack_name)
-            if outputs_of_stack is None:
-                raise KeyError(f"no offline outputs were given for stack reference {stack_name!r}")
-            return stack_name, {
-                "name": stack_name,
-                "outputs": dict(outputs_of_stack),
-                "secretOutputNames": sorted(self.secret_stack_outputs.get(stack_name, ())),
-            }
+            return self._stack_reference(inputs.get("name", args.name))
         return f"{args.name}-id", inputs
+
+    def _stack_reference(self, stack_name: str) -> tuple[str, dict]:
+        outputs = self.stack_references.get(stack_name)
+        secret = self.secret_stack_outputs.get(stack_name, frozenset())
+        if outputs is None and self.stack_reference_placeholders is not None:
+            outputs, secret = self.stack_reference_placeholders(stack_name)
+            self.warnings.append(
+                f"stack reference {stack_name}: no outputs given (--stack-outputs FILE); "
+                "placeholders stand in for them"
+            )
+        if outputs is None:
+            raise KeyError(f"no offline outputs were given for stack reference {stack_name!r}")
+        return stack_name, {
+            "name": stack_name,
+            "outputs": dict(outputs),
+            "secretOutputNames": sorted(secret),
+        }
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
         if args.token.startswith("gcp:"):

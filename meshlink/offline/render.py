@@ -1,0 +1,261 @@
+"""Render a Pulumi program offline into reviewable files.
+
+The program runs unchanged on the mock engine (:mod:`meshlink.offline.engine`), with
+real certificates from the pulumi-tls emulation and documentation-range stand-ins for
+cloud outputs. What it declared is written as:
+
+- ``kubernetes/<cluster>/<namespace>/<kind>-<name>.yaml``: one object per file, where
+  ``<cluster>`` is the logical name of the ``kubernetes.Provider`` it was declared
+  through and cluster-scoped objects sit under ``_cluster``; patches end in
+  ``.patch.yaml``;
+- ``gcp/<module>/<Resource>/<name>.yaml``: ``type``, ``name`` and ``inputs``;
+- ``certs/<name>.pem``: every certificate the program issued;
+- ``private-keys/<name>.pem``: only with ``include_private_keys``;
+- ``summary.md``: what a reviewer needs on one page.
+
+Output is deterministic for a fixed clock: keys sorted, paths derived from names only.
+Without ``include_private_keys``, Secret values and every secret input are replaced by
+:data:`REDACTED`, and the render refuses to finish if the text ``PRIVATE KEY`` would
+still appear anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from meshlink.offline.engine import OfflineMocks, OfflineRun, Registration, run_program
+from meshlink.offline.program import Program, execute
+from meshlink.offline.summary import write_summary
+from meshlink.stack_outputs import placeholders_for
+
+REDACTED = "<redacted: render with --include-private-keys>"
+PRIVATE_KEY_MARKER = "PRIVATE KEY"
+_RENDER_MARKER = ".meshlink-render"
+_TLS_CERT_TYPES = {
+    "tls:index/selfSignedCert:SelfSignedCert",
+    "tls:index/locallySignedCert:LocallySignedCert",
+}
+_TLS_KEY_TYPE = "tls:index/privateKey:PrivateKey"
+_KUBERNETES_PROVIDER_TYPE = "pulumi:providers:kubernetes"
+DEFAULT_PROVIDER_CLUSTER = "_default-provider"
+
+
+class RenderError(RuntimeError):
+    """The render could not be written safely."""
+
+
+@dataclass
+class RenderedObject:
+    cluster: str
+    path: Path
+    manifest: dict[str, Any]
+
+
+@dataclass
+class RenderResult:
+    out: Path
+    kubernetes: list[RenderedObject] = field(default_factory=list)
+    gcp_files: list[Path] = field(default_factory=list)
+    cert_files: list[Path] = field(default_factory=list)
+    key_files: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def objects_per_cluster(self) -> dict[str, int]:
+        return dict(sorted(Counter(o.cluster for o in self.kubernetes).items()))
+
+
+def _drop_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_empty(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_empty(v) for v in value]
+    return value
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return REDACTED
+
+
+def _redacted_inputs(registration: Registration, include_private_keys: bool) -> dict[str, Any]:
+    inputs = _drop_empty(registration.inputs)
+    if include_private_keys:
+        return inputs
+    return {
+        key: _redact(value) if key in registration.secret_inputs else value
+        for key, value in inputs.items()
+    }
+
+
+def _dump(document: Any) -> str:
+    return yaml.safe_dump(document, sort_keys=True, default_flow_style=False, width=1000)
+
+
+def _cluster_names(run: OfflineRun) -> dict[str, str]:
+    return {r.urn: r.name for r in run.of_type(_KUBERNETES_PROVIDER_TYPE)}
+
+
+def _kubernetes_manifest(registration: Registration, include_private_keys: bool) -> dict[str, Any]:
+    manifest = _redacted_inputs(registration, include_private_keys)
+    manifest.pop("__provider", None)
+    if manifest.get("kind") == "Secret" and not include_private_keys:
+        for data_key in ("data", "stringData"):
+            if isinstance(manifest.get(data_key), dict):
+                manifest[data_key] = _redact(manifest[data_key])
+    metadata = manifest.setdefault("metadata", {})
+    metadata.setdefault("name", registration.name)
+    return manifest
+
+
+def _kubernetes_path(cluster: str, manifest: Mapping[str, Any], is_patch: bool) -> Path:
+    metadata = manifest.get("metadata", {})
+    namespace = metadata.get("namespace") or "_cluster"
+    suffix = ".patch.yaml" if is_patch else ".yaml"
+    filename = f"{str(manifest.get('kind', 'object')).lower()}-{metadata['name']}{suffix}"
+    return Path("kubernetes") / cluster / namespace / filename
+
+
+def _gcp_path(registration: Registration) -> Path:
+    # gcp:compute/network:Network -> compute/Network
+    _, module_and_file, resource = registration.type.split(":", 2)
+    module = module_and_file.split("/")[0]
+    return Path("gcp") / module / resource / f"{registration.name}.yaml"
+
+
+def _prepare_out_dir(out: Path) -> None:
+    """Write into an empty or previously rendered directory only, never over other files."""
+    if out.exists():
+        if not out.is_dir():
+            raise RenderError(f"{out} exists and is not a directory")
+        if any(out.iterdir()) and not (out / _RENDER_MARKER).exists():
+            raise RenderError(
+                f"{out} is not empty and was not written by meshlink render; "
+                "choose an empty or new directory"
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / _RENDER_MARKER).write_text("written by meshlink render; safe to delete\n")
+
+
+def _write(out: Path, relative: Path, text: str, written: set[Path]) -> Path:
+    if relative in written:
+        raise RenderError(f"two objects render to the same file {relative}")
+    written.add(relative)
+    target = out / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    return relative
+
+
+def write_render(
+    run: OfflineRun,
+    out: Path,
+    *,
+    include_private_keys: bool,
+    title: str,
+    now: dt.datetime,
+) -> RenderResult:
+    """Write ``run`` under ``out`` following the layout in the module docstring."""
+    _prepare_out_dir(out)
+    result = RenderResult(out=out)
+    written: set[Path] = set()
+    clusters = _cluster_names(run)
+
+    for registration in run.registrations:
+        if registration.type.startswith("kubernetes:") and registration.custom:
+            cluster = clusters.get(registration.provider_urn, DEFAULT_PROVIDER_CLUSTER)
+            if cluster == DEFAULT_PROVIDER_CLUSTER:
+                result.warnings.append(
+                    f"{registration.type} {registration.name!r} uses the default Kubernetes "
+                    "provider; pass an explicit provider so it reaches the intended cluster"
+                )
+            manifest = _kubernetes_manifest(registration, include_private_keys)
+            is_patch = registration.type.endswith("Patch")
+            relative = _kubernetes_path(cluster, manifest, is_patch)
+            _write(out, relative, _dump(manifest), written)
+            result.kubernetes.append(RenderedObject(cluster, relative, manifest))
+        elif registration.type.startswith("gcp:") and registration.custom:
+            document = {
+                "type": registration.type,
+                "name": registration.name,
+                "inputs": _redacted_inputs(registration, include_private_keys),
+            }
+            result.gcp_files.append(_write(out, _gcp_path(registration), _dump(document), written))
+        elif registration.type in _TLS_CERT_TYPES:
+            relative = Path("certs") / f"{registration.name}.pem"
+            result.cert_files.append(
+                _write(out, relative, registration.outputs["certPem"], written)
+            )
+        elif registration.type == _TLS_KEY_TYPE and include_private_keys:
+            relative = Path("private-keys") / f"{registration.name}.pem"
+            result.key_files.append(
+                _write(out, relative, registration.outputs["privateKeyPem"], written)
+            )
+
+    write_summary(out, run, result_objects=result.kubernetes, title=title, now=now)
+    if not include_private_keys:
+        _refuse_leaked_keys(out, written | {Path("summary.md")})
+    return result
+
+
+def _refuse_leaked_keys(out: Path, files: Iterable[Path]) -> None:
+    for relative in sorted(files):
+        if PRIVATE_KEY_MARKER in (out / relative).read_text():
+            shutil.rmtree(out)
+            raise RenderError(
+                f"{relative} would contain a private key although --include-private-keys "
+                "was not given; nothing was written"
+            )
+
+
+def render_program(
+    program: Program,
+    out: Path,
+    *,
+    include_private_keys: bool = False,
+    now: dt.datetime | None = None,
+    stack_references: Mapping[str, Mapping[str, Any]] | None = None,
+    secret_stack_outputs: Mapping[str, frozenset[str]] | None = None,
+    placeholder_stack_references: bool = True,
+) -> RenderResult:
+    """Run ``program`` offline and write what it declares under ``out``.
+
+    Stack references not given in ``stack_references`` get placeholders (with a warning)
+    when ``placeholder_stack_references`` is set, so every program renders on its own.
+    """
+    clock = now or dt.datetime.now(dt.UTC)
+    mocks = OfflineMocks(
+        now=clock,
+        seed=f"{program.project}/{program.stack}",
+        stack_references=stack_references,
+        secret_stack_outputs=secret_stack_outputs,
+        stack_reference_placeholders=placeholders_for if placeholder_stack_references else None,
+    )
+    run = run_program(
+        lambda: execute(program),
+        project=program.project,
+        stack=program.stack,
+        config=program.config,
+        secret_config_keys=program.secret_keys,
+        mocks=mocks,
+    )
+    result = write_render(
+        run,
+        out,
+        include_private_keys=include_private_keys,
+        title=f"{program.project} / {program.stack}",
+        now=clock,
+    )
+    result.warnings[:0] = [*program.warnings, *mocks.warnings]
+    return result
