@@ -1,0 +1,46 @@
+"""The GCP half of a link: networks, GKE clusters with managed Cloud Service Mesh, the
+ingress address with its allowlist, and private DNS.
+
+Nothing here knows about Istio objects; the mesh layer receives only a
+``kubernetes.Provider`` per cluster (``MeshCluster.provider``), the ingress address and the
+allowlist (``IngressAddress.address`` and ``.source_ranges``).
+"""
+
+from meshlink.gcp.apis import DEFAULT_SERVICES, ProjectApis, ProjectApisArgs
+from meshlink.gcp.cluster import (
+    AuthorizedNetwork,
+    MeshCluster,
+    MeshClusterArgs,
+    NodePoolArgs,
+    gke_kubeconfig,
+)
+from meshlink.gcp.fleet import ServiceMeshFeature, ServiceMeshFeatureArgs
+from meshlink.gcp.link import (
+    IngressAddress,
+    IngressAddressArgs,
+    LinkDnsZone,
+    LinkDnsZoneArgs,
+    allowlist,
+)
+from meshlink.gcp.network import MeshNetwork, MeshNetworkArgs, check_networks_disjoint
+
+__all__ = [
+    "DEFAULT_SERVICES",
+    "AuthorizedNetwork",
+    "IngressAddress",
+    "IngressAddressArgs",
+    "LinkDnsZone",
+    "LinkDnsZoneArgs",
+    "MeshCluster",
+    "MeshClusterArgs",
+    "MeshNetwork",
+    "MeshNetworkArgs",
+    "NodePoolArgs",
+    "ProjectApis",
+    "ProjectApisArgs",
+    "ServiceMeshFeature",
+    "ServiceMeshFeatureArgs",
+    "allowlist",
+    "check_networks_disjoint",
+    "gke_kubeconfig",
+]
