@@ -155,11 +155,11 @@ class ServerTLSSettings(IstioModel):
     server_certificate: ProxyFilePath | None = None
     private_key: ProxyFilePath | None = None
     ca_certificates: ProxyFilePath | None = None
-    subject_alt_names: tuple[SubjectAltName, ...] | None = None
+    subject_alt_names: list[SubjectAltName] | None = None
     """Client certificate SANs accepted (mutual modes)."""
     min_protocol_version: TLSProtocolVersion | None = None
     max_protocol_version: TLSProtocolVersion | None = None
-    cipher_suites: tuple[CipherSuite, ...] | None = None
+    cipher_suites: list[CipherSuite] | None = None
 
     @model_validator(mode="after")
     def _certificates_match_mode(self) -> ServerTLSSettings:
@@ -213,7 +213,7 @@ class Server(IstioModel):
     """One listener of a gateway."""
 
     port: ServerPort
-    hosts: tuple[GatewayHost, ...] = Field(min_length=1)
+    hosts: list[GatewayHost] = Field(min_length=1)
     tls: ServerTLSSettings | None = None
     name: KubernetesLabel | None = None
     """Optional server name, unique within the Gateway (shows up in metrics)."""
@@ -239,7 +239,7 @@ class Gateway(IstioSpec):
 
     selector: NonEmptyLabels
     """Labels of the gateway pods; they must match the gateway Deployment's pod labels."""
-    servers: tuple[Server, ...] = Field(min_length=1)
+    servers: list[Server] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Gateway:
@@ -264,7 +264,7 @@ class RouteDestination(IstioModel):
     weight: Weight | None = None
 
 
-def _check_routes(routes: tuple[RouteDestination, ...]) -> None:
+def _check_routes(routes: list[RouteDestination]) -> None:
     if len(routes) > 1 and sum(route.weight or 0 for route in routes) == 0:
         raise ValueError("with several destinations, give them weights (total weight is 0)")
 
@@ -272,29 +272,29 @@ def _check_routes(routes: tuple[RouteDestination, ...]) -> None:
 class L4MatchAttributes(IstioModel):
     """Which connections a ``tcp`` route applies to."""
 
-    destination_subnets: tuple[IpBlock, ...] | None = None
+    destination_subnets: list[IpBlock] | None = None
     port: Port | None = None
     source_labels: NonEmptyLabels | None = None
-    gateways: tuple[GatewayReference, ...] | None = None
+    gateways: list[GatewayReference] | None = None
     source_namespace: KubernetesLabel | None = None
 
 
 class TLSMatchAttributes(IstioModel):
     """Which TLS connections (by SNI) a ``tls`` route applies to."""
 
-    sni_hosts: tuple[SniHost, ...] = Field(min_length=1)
-    destination_subnets: tuple[IpBlock, ...] | None = None
+    sni_hosts: list[SniHost] = Field(min_length=1)
+    destination_subnets: list[IpBlock] | None = None
     port: Port | None = None
     source_labels: NonEmptyLabels | None = None
-    gateways: tuple[GatewayReference, ...] | None = None
+    gateways: list[GatewayReference] | None = None
     source_namespace: KubernetesLabel | None = None
 
 
 class TCPRoute(IstioModel):
     """An L4 route. Also the route for TLS that a gateway terminates (istio#24500)."""
 
-    match: tuple[L4MatchAttributes, ...] | None = None
-    route: tuple[RouteDestination, ...] = Field(min_length=1)
+    match: list[L4MatchAttributes] | None = None
+    route: list[RouteDestination] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _weights(self) -> TCPRoute:
@@ -305,8 +305,8 @@ class TCPRoute(IstioModel):
 class TLSRoute(IstioModel):
     """A route for TLS passed through unterminated, chosen by SNI."""
 
-    match: tuple[TLSMatchAttributes, ...] = Field(min_length=1)
-    route: tuple[RouteDestination, ...] = Field(min_length=1)
+    match: list[TLSMatchAttributes] = Field(min_length=1)
+    route: list[RouteDestination] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _weights(self) -> TLSRoute:
@@ -328,13 +328,13 @@ class VirtualService(IstioSpec):
     API_GROUP: ClassVar[str] = NETWORKING
     KIND: ClassVar[str] = "VirtualService"
 
-    hosts: tuple[VirtualServiceHost, ...] = Field(min_length=1)
-    gateways: tuple[GatewayReference, ...] | None = None
+    hosts: list[VirtualServiceHost] = Field(min_length=1)
+    gateways: list[GatewayReference] | None = None
     """Where the routes apply: ``mesh`` for sidecars, gateway names for gateways.
     Unset means ``mesh`` only."""
-    export_to: tuple[ExportTarget, ...] | None = None
-    tcp: tuple[TCPRoute, ...] | None = None
-    tls: tuple[TLSRoute, ...] | None = None
+    export_to: list[ExportTarget] | None = None
+    tcp: list[TCPRoute] | None = None
+    tls: list[TLSRoute] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> VirtualService:
@@ -415,7 +415,7 @@ class ClientTLSSettings(IstioModel):
     client_certificate: ProxyFilePath | None = None
     private_key: ProxyFilePath | None = None
     ca_certificates: ProxyFilePath | None = None
-    subject_alt_names: tuple[SubjectAltName, ...] | None = None
+    subject_alt_names: list[SubjectAltName] | None = None
     sni: Fqdn | None = None
     insecure_skip_verify: bool | None = None
 
@@ -485,7 +485,7 @@ class PortTrafficPolicy(IstioModel):
 class TrafficPolicy(IstioModel):
     load_balancer: LoadBalancerSettings | None = None
     connection_pool: ConnectionPoolSettings | None = None
-    port_level_settings: tuple[PortTrafficPolicy, ...] | None = Field(
+    port_level_settings: list[PortTrafficPolicy] | None = Field(
         default=None, min_length=1, max_length=4096
     )
     tls: ClientTLSSettings | None = None
@@ -521,8 +521,8 @@ class DestinationRule(IstioSpec):
 
     host: Annotated[str, AfterValidator(check_service_host)]
     traffic_policy: TrafficPolicy | None = None
-    subsets: tuple[Subset, ...] | None = Field(default=None, min_length=1)
-    export_to: tuple[ExportTarget, ...] | None = None
+    subsets: list[Subset] | None = Field(default=None, min_length=1)
+    export_to: list[ExportTarget] | None = None
     workload_selector: LabelSelector | None = None
     """Limits the rule to these workloads in the rule's own namespace."""
 
@@ -531,7 +531,7 @@ class DestinationRule(IstioSpec):
         check_export_to(self.export_to, allow_none=False)
         if self.subsets:
             _unique([subset.name for subset in self.subsets], "subset name")
-        if self.workload_selector is not None and self.export_to not in (None, (".",)):
+        if self.workload_selector is not None and self.export_to not in (None, ["."]):
             raise ValueError(
                 "a DestinationRule with workloadSelector applies in its own namespace only; "
                 "exportTo must be unset or ['.']"
@@ -598,20 +598,18 @@ class ServiceEntry(IstioSpec):
     API_GROUP: ClassVar[str] = NETWORKING
     KIND: ClassVar[str] = "ServiceEntry"
 
-    hosts: tuple[ServiceEntryHost, ...] = Field(min_length=1, max_length=256)
-    addresses: tuple[ServiceEntryAddress, ...] | None = Field(
-        default=None, min_length=1, max_length=256
-    )
+    hosts: list[ServiceEntryHost] = Field(min_length=1, max_length=256)
+    addresses: list[ServiceEntryAddress] | None = Field(default=None, min_length=1, max_length=256)
     """Virtual IPs. Without them a TCP port is matched by port number alone, so that port
     must not be used by any other service in the mesh."""
-    ports: tuple[ServicePort, ...] = Field(min_length=1, max_length=256)
+    ports: list[ServicePort] = Field(min_length=1, max_length=256)
     location: Location | None = None
     resolution: Resolution | None = None
     """Unset means ``NONE``."""
-    endpoints: tuple[ServiceEntryEndpoint, ...] | None = Field(
+    endpoints: list[ServiceEntryEndpoint] | None = Field(
         default=None, min_length=1, max_length=4096
     )
-    export_to: tuple[ExportTarget, ...] | None = None
+    export_to: list[ExportTarget] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> ServiceEntry:
@@ -686,7 +684,7 @@ class IstioEgressListener(IstioModel):
     """Which services the sidecar may reach (on one port, or on all ports if ``port`` is
     unset)."""
 
-    hosts: tuple[SidecarHost, ...] = Field(min_length=1)
+    hosts: list[SidecarHost] = Field(min_length=1)
     port: SidecarPort | None = None
     capture_mode: CaptureMode | None = None
 
@@ -715,7 +713,7 @@ class Sidecar(IstioSpec):
     KIND: ClassVar[str] = "Sidecar"
 
     workload_selector: WorkloadSelector | None = None
-    egress: tuple[IstioEgressListener, ...] | None = Field(default=None, min_length=1)
+    egress: list[IstioEgressListener] | None = Field(default=None, min_length=1)
     outbound_traffic_policy: OutboundTrafficPolicy | None = None
 
     @model_validator(mode="after")

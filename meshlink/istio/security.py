@@ -82,12 +82,12 @@ class Source(IstioModel):
     """Who the connection comes from. Principals are SPIFFE identities without the
     ``spiffe://`` prefix (``cluster.local/ns/<ns>/sa/<sa>``)."""
 
-    principals: tuple[NonEmptyString, ...] | None = Field(default=None, min_length=1)
-    not_principals: tuple[NonEmptyString, ...] | None = Field(default=None, min_length=1)
-    namespaces: tuple[KubernetesLabel, ...] | None = Field(default=None, min_length=1)
-    not_namespaces: tuple[KubernetesLabel, ...] | None = Field(default=None, min_length=1)
-    ip_blocks: tuple[IpBlock, ...] | None = Field(default=None, min_length=1)
-    not_ip_blocks: tuple[IpBlock, ...] | None = Field(default=None, min_length=1)
+    principals: list[NonEmptyString] | None = Field(default=None, min_length=1)
+    not_principals: list[NonEmptyString] | None = Field(default=None, min_length=1)
+    namespaces: list[KubernetesLabel] | None = Field(default=None, min_length=1)
+    not_namespaces: list[KubernetesLabel] | None = Field(default=None, min_length=1)
+    ip_blocks: list[IpBlock] | None = Field(default=None, min_length=1)
+    not_ip_blocks: list[IpBlock] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _not_empty(self) -> Source:
@@ -99,8 +99,8 @@ class Source(IstioModel):
 class Operation(IstioModel):
     """What the connection is for. Ports are strings on the wire."""
 
-    ports: tuple[Port, ...] | None = Field(default=None, min_length=1)
-    not_ports: tuple[Port, ...] | None = Field(default=None, min_length=1)
+    ports: list[Port] | None = Field(default=None, min_length=1)
+    not_ports: list[Port] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _not_empty(self) -> Operation:
@@ -109,7 +109,7 @@ class Operation(IstioModel):
         return self
 
     @field_serializer("ports", "not_ports")
-    def _ports_as_strings(self, ports: tuple[int, ...] | None) -> list[str] | None:
+    def _ports_as_strings(self, ports: list[int] | None) -> list[str] | None:
         return None if ports is None else [str(port) for port in ports]
 
 
@@ -125,8 +125,8 @@ class Condition(IstioModel):
     """An extra condition, for example ``key="destination.port"``."""
 
     key: NonEmptyString
-    values: tuple[NonEmptyString, ...] | None = Field(default=None, min_length=1)
-    not_values: tuple[NonEmptyString, ...] | None = Field(default=None, min_length=1)
+    values: list[NonEmptyString] | None = Field(default=None, min_length=1)
+    not_values: list[NonEmptyString] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _has_values(self) -> Condition:
@@ -138,9 +138,9 @@ class Condition(IstioModel):
 class Rule(IstioModel):
     """Matches when every given part matches. An empty rule matches everything."""
 
-    from_: tuple[RuleFrom, ...] | None = Field(default=None, alias="from", min_length=1)
-    to: tuple[RuleTo, ...] | None = Field(default=None, min_length=1)
-    when: tuple[Condition, ...] | None = Field(default=None, min_length=1)
+    from_: list[RuleFrom] | None = Field(default=None, alias="from", min_length=1)
+    to: list[RuleTo] | None = Field(default=None, min_length=1)
+    when: list[Condition] | None = Field(default=None, min_length=1)
 
 
 class ExtensionProvider(IstioModel):
@@ -157,7 +157,7 @@ class AuthorizationPolicy(IstioSpec):
     action: AuthorizationAction | None = None
     """Unset means ``ALLOW``."""
     provider: ExtensionProvider | None = None
-    rules: tuple[Rule, ...] | None = Field(default=None, max_length=512)
+    rules: list[Rule] | None = Field(default=None, max_length=512)
 
     @model_validator(mode="after")
     def _consistent(self) -> AuthorizationPolicy:

@@ -428,7 +428,7 @@ ExportTarget = Annotated[str, Field(min_length=1)]
 """``.`` (this namespace), ``*`` (all), ``~`` (none; ServiceEntry only) or a namespace."""
 
 
-def check_export_to(values: tuple[str, ...] | None, *, allow_none: bool) -> None:
+def check_export_to(values: list[str] | None, *, allow_none: bool) -> None:
     """The rules Istio applies to ``exportTo`` lists: known targets, no duplicates, and
     ``*`` or ``~`` only on their own."""
     if values is None:

@@ -1,0 +1,34 @@
+"""Shared fixtures.
+
+``istio_crds`` locates the Istio CRD sets in ``<repository>/../shared/istio-crds``. Without
+them a schema test cannot prove anything, so it is skipped with the reason on a developer
+machine and fails in CI (``CI`` set), where a skip would look like a pass.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.support import istio_schema
+
+
+@pytest.fixture(scope="session")
+def istio_crds() -> Path:
+    """The directory holding the Istio CRD sets."""
+    missing = istio_schema.missing_crd_files()
+    if missing:
+        reason = "Istio CRDs not found: " + ", ".join(str(path) for path in missing)
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (required in CI)", pytrace=False)
+        pytest.skip(reason)
+    return istio_schema.CRD_DIR
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Report how many manifests and CEL rules the Istio schema checks exercised."""
+    if sum(istio_schema.RECORD.objects_validated.values()):
+        terminalreporter.section("Istio CRD validation")
+        terminalreporter.write_line(istio_schema.RECORD.summary())
