@@ -12,10 +12,10 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError
 
 from meshlink.istio._base import IstioApiVersion, IstioSpec
-from meshlink.istio.values import check_label_key, check_label_value
+from meshlink.istio.values import LabelKey, LabelValue
 from meshlink.validation import (
     KubernetesLabel,
     KubernetesName,
@@ -30,23 +30,8 @@ __all__ = ["istio_custom_resource", "to_manifest"]
 class _Metadata(BaseModel):
     name: KubernetesName
     namespace: KubernetesLabel
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("labels")
-    @classmethod
-    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, label in value.items():
-            check_label_key(key)
-            check_label_value(label)
-        return value
-
-    @field_validator("annotations")
-    @classmethod
-    def _annotations(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            check_label_key(key)
-        return value
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+    annotations: dict[LabelKey, str] = Field(default_factory=dict)
 
 
 def to_manifest(
