@@ -182,3 +182,22 @@ def test_bad_metadata_registers_nothing() -> None:
     run = run_program(program, project="meshlink", stack="test")
     assert len(errors) == 1 and "metadata.name" in str(errors[0])
     assert run.registrations == []
+
+
+def test_every_kind_registers_under_its_own_type_token() -> None:
+    from tests.test_istio_models import EXAMPLES
+
+    def program() -> None:
+        for example, build in sorted(EXAMPLES.items()):
+            istio_custom_resource(
+                example.lower(), build(), metadata_name="example", namespace="app"
+            )
+
+    run = run_program(program, project="meshlink", stack="test")
+    assert len(run.registrations) == len(EXAMPLES)
+    for example, build in EXAMPLES.items():
+        model = build()
+        token = f"kubernetes:{model.API_GROUP}/v1:{model.KIND}"
+        registration = run.named(token, example.lower())
+        assert registration.inputs["spec"] == model.to_wire()
+        assert registration.inputs["kind"] == model.KIND

@@ -44,7 +44,6 @@ import celpy.celtypes
 import celpy.evaluation
 import jsonschema
 import yaml
-from lark import Token, Tree
 
 __all__ = [
     "CRD_DIR",
@@ -172,15 +171,17 @@ RECORD = CelRecord()
 """The process-wide record; tests read it, ``pytest`` prints its summary."""
 
 
-def _called_functions(tree: Tree[Token]) -> Iterator[str]:
+def _called_functions(tree: Any) -> Iterator[str]:
+    # ``tree`` is the lark parse tree cel-python builds; calls are ``member_dot_arg``
+    # (``x.f(...)``) and ``ident_arg`` (``f(...)``) nodes.
     for node in tree.iter_subtrees():
         if node.data == "member_dot_arg" and len(node.children) >= 2:
             name = node.children[1]
-            if isinstance(name, Token):
+            if isinstance(name, str):
                 yield str(name)
         elif node.data == "ident_arg" and node.children:
             name = node.children[0]
-            if isinstance(name, Token):
+            if isinstance(name, str):
                 yield str(name)
 
 
@@ -190,7 +191,7 @@ def _environment() -> celpy.Environment:
 
 
 @functools.cache
-def _compiled(rule: str) -> tuple[Any, Tree[Token] | None, str | None]:
+def _compiled(rule: str) -> tuple[Any, Any, str | None]:
     """``(program, tree, None)`` or ``(None, None, reason)`` when cel-python cannot parse it."""
     environment = _environment()
     try:
