@@ -272,7 +272,10 @@ BAD_SETTINGS = [
         {"node_pool": {"min_nodes_per_zone": 5, "max_nodes_per_zone": 2}},
         "node_pool: min_nodes_per_zone 5 is larger than max_nodes_per_zone 2",
     ),
-    ({"node_locations": ["us-east1-b"]}, "outside the cluster's region 'europe-west1'"),
+    (
+        {"node_locations": ["us-east1-b"]},
+        "node_locations: ['us-east1-b'] are outside the cluster's region 'europe-west1'",
+    ),
     ({"network": ""}, "network: expected a non-empty string or a pulumi Output"),
     ({"cluster_name": "x" * 41}, "cluster_name: "),
     ({"fleet_project": "Fleet"}, "fleet_project: 'Fleet' is not a GCP project id"),
@@ -297,9 +300,7 @@ def test_bad_settings_are_refused_before_anything_is_registered(
     with pytest.raises(MeshlinkValidationError) as caught:
         run_offline(program, mocks=Recording())
     assert names == []
-    assert any(p.startswith(expected) or expected in p for p in caught.value.problems), (
-        caught.value.problems
-    )
+    assert any(p.startswith(expected) for p in caught.value.problems), caught.value.problems
 
 
 def test_missing_required_settings_are_each_named() -> None:

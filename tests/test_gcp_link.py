@@ -75,9 +75,9 @@ def test_allowlist_refuses_anything_but_single_addresses() -> None:
     ("nat", "expected"),
     [
         ([], "client_nat_addresses: the list is empty"),
-        ([UNSPECIFIED], "would allow every source"),
-        (["203.0.113.0/24"], "is not a single IPv4 address"),
-        ("203.0.113.10", "expected a list of IPv4 addresses"),
+        ([UNSPECIFIED], f"client_nat_addresses: '{UNSPECIFIED}' would allow every source"),
+        (["203.0.113.0/24"], "client_nat_addresses: '203.0.113.0/24' is not a single IPv4"),
+        ("203.0.113.10", "client_nat_addresses: expected a list of IPv4 addresses"),
     ],
 )
 def test_bad_nat_addresses_are_refused_before_registration(nat: Any, expected: str) -> None:
@@ -126,9 +126,15 @@ def test_each_fqdn_gets_an_a_record(zone_run: OfflineRun) -> None:
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"fqdns": ["mysql.example.com"]}, "not under the zone 'link.acme.internal'"),
-        ({"fqdns": ["link.acme.internal"]}, "not under the zone"),
-        ({"fqdns": ["a.link.acme.internal", "a.link.acme.internal"]}, "more than once"),
+        (
+            {"fqdns": ["mysql.example.com"]},
+            "fqdns: ['mysql.example.com'] are not under the zone 'link.acme.internal'",
+        ),
+        ({"fqdns": ["link.acme.internal"]}, "fqdns: ['link.acme.internal'] are not under"),
+        (
+            {"fqdns": ["a.link.acme.internal", "a.link.acme.internal"]},
+            "fqdns: ['a.link.acme.internal'] are listed more than once",
+        ),
         ({"fqdns": []}, "fqdns: "),
         ({"fqdns": ["*.link.acme.internal"]}, "fqdns[0]: "),
         ({"address": "10.0.0.0/8"}, "address: "),

@@ -19,7 +19,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 from pulumi_gcp import container, gkehub, projects, serviceaccount
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from meshlink.gcp._validation import (
     ClusterName,
@@ -190,13 +197,16 @@ class MeshClusterSettings(BaseModel):
             )
         return value
 
-    @model_validator(mode="after")
-    def _zones_in_region(self) -> MeshClusterSettings:
-        region = region_of(self.location)
-        stray = [zone for zone in self.node_locations if region_of(zone) != region]
-        if stray:
-            raise ValueError(f"node_locations {stray} are outside the cluster's region {region!r}")
-        return self
+    @field_validator("node_locations")
+    @classmethod
+    def _zones_in_region(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        location = info.data.get("location")
+        if location is not None:
+            region = region_of(location)
+            stray = [zone for zone in value if region_of(zone) != region]
+            if stray:
+                raise ValueError(f"{stray} are outside the cluster's region {region!r}")
+        return value
 
     @property
     def fleet(self) -> str:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 import pulumi
 from pulumi_gcp import compute, dns
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from meshlink.gcp._validation import (
     AddressInput,
@@ -49,6 +49,9 @@ def _check_addresses(value: Any) -> Any:
         )
     if not value:
         raise ValueError("the list is empty, which would admit every source address")
+    for address in value:
+        if not isinstance(address, pulumi.Output):
+            check_host_address(address)
     return list(value)
 
 
@@ -77,14 +80,6 @@ class IngressAddressSettings(BaseModel):
     client_nat_addresses: Annotated[Any, AfterValidator(_check_addresses)]
     address_name: GcpName
     network_tier: Literal["PREMIUM", "STANDARD"] = "PREMIUM"
-
-    @model_validator(mode="after")
-    def _each_address(self) -> IngressAddressSettings:
-        if isinstance(self.client_nat_addresses, list):
-            for address in self.client_nat_addresses:
-                if not isinstance(address, pulumi.Output):
-                    check_host_address(address)
-        return self
 
 
 class IngressAddress(pulumi.ComponentResource):
@@ -172,15 +167,18 @@ class LinkDnsZoneSettings(BaseModel):
     zone_name: GcpName
     ttl: int = Field(default=300, ge=30, le=86400)
 
-    @model_validator(mode="after")
-    def _names_in_zone(self) -> LinkDnsZoneSettings:
-        outside = [f for f in self.fqdns if not f.endswith(f".{self.dns_name}")]
-        if outside:
-            raise ValueError(f"fqdns {outside} are not under the zone {self.dns_name!r}")
-        repeated = sorted({f for f in self.fqdns if self.fqdns.count(f) > 1})
+    @field_validator("fqdns")
+    @classmethod
+    def _names_in_zone(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        repeated = sorted({f for f in value if value.count(f) > 1})
         if repeated:
-            raise ValueError(f"fqdns {repeated} are listed more than once")
-        return self
+            raise ValueError(f"{repeated} are listed more than once")
+        zone = info.data.get("dns_name")
+        if zone is not None:
+            outside = [f for f in value if not f.endswith(f".{zone}")]
+            if outside:
+                raise ValueError(f"{outside} are not under the zone {zone!r}")
+        return value
 
 
 class LinkDnsZone(pulumi.ComponentResource):
