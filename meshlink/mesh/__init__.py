@@ -1,0 +1,57 @@
+"""The link itself: gateways, the client and server halves, and ``MeshLink``.
+
+``MeshLink`` is what most programs need: two ``kubernetes.Provider``s, a link CA and
+the services. ``LinkClient`` and ``LinkServer`` are its halves, for programs (or teams)
+that own only one cluster; ``EgressGateway``, ``IngressGateway`` and
+``ExistingIngressGateway`` are the gateways on their own. ``IstioCrdGate`` is the
+readiness gate every Istio object waits for.
+"""
+
+from meshlink.mesh.client import LinkClient, LinkClientArgs
+from meshlink.mesh.gateways import (
+    EgressGateway,
+    EgressGatewayArgs,
+    ExistingIngressGateway,
+    ExistingIngressGatewayArgs,
+    ExistingIngressGatewaySettingsArgs,
+    GatewayArgs,
+    GatewayResourcesArgs,
+    IngressGateway,
+    IngressGatewayArgs,
+    IngressGatewaySettingsArgs,
+)
+from meshlink.mesh.hardening import ClientNetworkPolicyArgs, ControlPlaneArgs, EgressPeerArgs
+from meshlink.mesh.identity import ClientIdentityArgs
+from meshlink.mesh.link import MeshLink, MeshLinkArgs, MeshLinkClientArgs, MeshLinkServerArgs
+from meshlink.mesh.readiness import CrdWaitTimeout, IstioCrdGate, IstioReadinessArgs
+from meshlink.mesh.server import LinkServer, LinkServerArgs
+from meshlink.mesh.services import LinkedServiceArgs
+
+__all__ = [
+    "ClientIdentityArgs",
+    "ClientNetworkPolicyArgs",
+    "ControlPlaneArgs",
+    "CrdWaitTimeout",
+    "EgressGateway",
+    "EgressGatewayArgs",
+    "EgressPeerArgs",
+    "ExistingIngressGateway",
+    "ExistingIngressGatewayArgs",
+    "ExistingIngressGatewaySettingsArgs",
+    "GatewayArgs",
+    "GatewayResourcesArgs",
+    "IngressGateway",
+    "IngressGatewayArgs",
+    "IngressGatewaySettingsArgs",
+    "IstioCrdGate",
+    "IstioReadinessArgs",
+    "LinkClient",
+    "LinkClientArgs",
+    "LinkServer",
+    "LinkServerArgs",
+    "LinkedServiceArgs",
+    "MeshLink",
+    "MeshLinkArgs",
+    "MeshLinkClientArgs",
+    "MeshLinkServerArgs",
+]

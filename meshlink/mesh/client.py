@@ -1,0 +1,312 @@
+"""The client side of a link: everything that goes into the client cluster.
+
+Per cluster: the readiness gate, the egress gateway, the link client certificate and
+its Secret, the DestinationRule for the egress gateway host (one subset per service),
+and the NetworkPolicy in each client namespace. Per service: a ServiceEntry, an egress
+``Gateway``, a VirtualService and the origination DestinationRule.
+
+One client certificate serves every service: it names the client cluster, which is
+what the server admits, and it is the same cluster whatever the service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, Required, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from meshlink.istio import IstioApiVersion, IstioSpec, istio_custom_resource
+from meshlink.mesh import istio_objects as objects
+from meshlink.mesh.common import EGRESS_PORT, MANAGED_BY
+from meshlink.mesh.gateways import EgressGateway, EgressGatewayArgs, EgressGatewaySettings
+from meshlink.mesh.hardening import (
+    ClientNetworkPolicy,
+    ClientNetworkPolicyArgs,
+    client_network_policy,
+    egress_rules,
+)
+from meshlink.mesh.identity import ClientIdentity, ClientIdentityArgs
+from meshlink.mesh.naming import LinkNames, check_names
+from meshlink.mesh.readiness import IstioCrdGate, IstioReadinessArgs, IstioReadinessSettings
+from meshlink.mesh.services import LinkedService, LinkedServiceArgs, check_services
+from meshlink.pki import GatewayCredentialSecret, LeafCertificate, LinkIssuer, Rotation
+from meshlink.validation import (
+    KubernetesLabel,
+    MeshlinkValidationError,
+    check_dns1123_label,
+    validate_args,
+)
+
+CLIENT_KINDS = (
+    "ServiceEntry",
+    "Gateway",
+    "VirtualService",
+    "DestinationRule",
+    "PeerAuthentication",
+)
+
+
+def group_versions(api_version: IstioApiVersion) -> dict[str, str]:
+    return {
+        "networking.istio.io": f"networking.istio.io/{api_version.value}",
+        "security.istio.io": f"security.istio.io/{api_version.value}",
+    }
+
+
+def check_issuer(value: Any) -> Any:
+    if not isinstance(value, LinkIssuer):
+        raise ValueError(
+            "expected a link CA (CertificateAuthority, ExistingCertificateAuthority or "
+            f"ExternallySignedCertificateAuthority), got {type(value).__name__}"
+        )
+    return value
+
+
+class LinkClientArgs(TypedDict, total=False):
+    """The client cluster's half of a link. Pass the cluster's ``kubernetes.Provider``
+    through ``opts`` (``providers=[...]`` or ``provider=``)."""
+
+    services: Required[Sequence[LinkedServiceArgs]]
+    issuer: Required[LinkIssuer]
+    """The link CA that issues the client certificate."""
+    client_identity: Required[ClientIdentityArgs]
+    """The client certificate's SAN; the server admits it by this value."""
+    client_namespaces: Required[Sequence[str]]
+    """Namespaces of the client workloads: the link's routes are exported to them and
+    the NetworkPolicy goes into each."""
+    server_trust_bundle_pem: pulumi.Input[str]
+    """What verifies the server certificates (``ca.crt`` of the client Secret). Defaults
+    to the issuer's trust bundle, right when one link CA issues both sides."""
+    egress_gateway: EgressGatewayArgs
+    network_policy: ClientNetworkPolicyArgs
+    readiness: IstioReadinessArgs
+    cluster_name: str
+    """For messages only (default ``client``)."""
+    object_prefix: str
+    """Prefix of every ``metadata.name`` (a DNS label); defaults to the component name."""
+    rotation: Rotation
+    """Change it to replace the client certificate."""
+    istio_api_version: Literal["v1", "v1beta1"]
+
+
+class LinkClientSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    services: list[LinkedService] = Field(min_length=1)
+    issuer: Any
+    client_identity: ClientIdentity
+    client_namespaces: list[KubernetesLabel] = Field(min_length=1)
+    server_trust_bundle_pem: Any = None
+    egress_gateway: EgressGatewaySettings = Field(default_factory=EgressGatewaySettings)
+    network_policy: ClientNetworkPolicy = Field(default_factory=ClientNetworkPolicy)
+    readiness: IstioReadinessSettings = Field(default_factory=IstioReadinessSettings)
+    cluster_name: str = Field(default="client", min_length=1)
+    object_prefix: KubernetesLabel | None = None
+    rotation: Rotation | None = None
+    istio_api_version: IstioApiVersion = IstioApiVersion.V1
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: Any) -> Any:
+        return check_issuer(value)
+
+    @field_validator("client_namespaces")
+    @classmethod
+    def _unique_namespaces(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a namespace twice")
+        return value
+
+
+def default_prefix(name: str, where: str, setting: str = "object_prefix") -> str:
+    try:
+        return check_dns1123_label(name)
+    except ValueError as error:
+        raise MeshlinkValidationError(
+            where, [f"{setting}: derived from the component name, but {error}; set it"]
+        ) from None
+
+
+def client_problems(
+    settings: LinkClientSettings, prefix: str, *, where_prefix: str = ""
+) -> list[str]:
+    """Everything wrong with a client side that a single field's validation cannot see."""
+    problems = [f"{where_prefix}{p}" for p in check_services(settings.services)]
+    problems += check_names(
+        prefix, [s.name for s in settings.services], prefix_setting="object_prefix"
+    )
+    if settings.issuer.not_ready_reason:
+        problems.append(f"{where_prefix}issuer: {settings.issuer.not_ready_reason}")
+    return problems
+
+
+class LinkClient(pulumi.ComponentResource):
+    """Everything a link needs in the client cluster."""
+
+    def __init__(
+        self,
+        name: str,
+        args: LinkClientArgs | LinkClientSettings,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        where = f"LinkClient {name!r}"
+        settings = validate_args(LinkClientSettings, args, where=where, show_input=False)
+        prefix = settings.object_prefix or default_prefix(name, where)
+        problems = client_problems(settings, prefix)
+        if problems:
+            raise MeshlinkValidationError(where, problems)
+        super().__init__("meshlink:index:LinkClient", name, None, opts)
+
+        names = LinkNames(prefix)
+        api_version = settings.istio_api_version
+        labels = {**MANAGED_BY, "app.kubernetes.io/part-of": "meshlink", "meshlink.io/link": prefix}
+        self.names = names
+        self.services = settings.services
+        self.objects: dict[str, list[str]] = {}
+
+        self.gate = IstioCrdGate(
+            f"{name}-istio-ready",
+            cluster=settings.cluster_name,
+            kinds=CLIENT_KINDS,
+            group_versions=group_versions(api_version),
+            settings=settings.readiness,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        gateway_settings = settings.egress_gateway.model_copy(
+            update={
+                "namespace": settings.egress_gateway.namespace or names.egress_gateway_default(),
+                "name": settings.egress_gateway.name or names.egress_gateway_default(),
+            }
+        )
+        self.egress = EgressGateway(
+            f"{name}-egress",
+            gateway_settings,
+            istio_gate=self.gate,
+            api_version=api_version,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        egress = self.egress.ref
+        namespace = egress.namespace
+        in_egress_namespace = (
+            [self.egress.workload.namespace_resource]
+            if (self.egress.workload.namespace_resource is not None)
+            else []
+        )
+
+        self.certificate = LeafCertificate(
+            f"{name}-client-cert",
+            {
+                "issuer": settings.issuer,
+                "role": "client",
+                **(
+                    {"dns_names": [settings.client_identity.dns_name]}
+                    if settings.client_identity.dns_name
+                    else {"uris": [settings.client_identity.san]}
+                ),
+                **({"rotation": settings.rotation} if settings.rotation is not None else {}),
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.credential = GatewayCredentialSecret(
+            f"{name}-client-credential",
+            {
+                "secret_name": names.client_credential(),
+                "namespace": namespace,
+                "certificate": self.certificate,
+                "peer_trust_bundle_pem": (
+                    settings.server_trust_bundle_pem
+                    if settings.server_trust_bundle_pem is not None
+                    else settings.issuer.trust_bundle_pem
+                ),
+                "labels": {"meshlink.io/link": prefix},
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=in_egress_namespace),
+        )
+        self._record("Secret", namespace, names.client_credential())
+
+        export_to = objects.export_targets(namespace, settings.client_namespaces)
+        istio_opts = pulumi.ResourceOptions(
+            parent=self, depends_on=[self.gate, *in_egress_namespace]
+        )
+
+        def declare(resource_name: str, model: IstioSpec, metadata_name: str) -> None:
+            istio_custom_resource(
+                resource_name,
+                model,
+                metadata_name=metadata_name,
+                namespace=namespace,
+                labels=labels,
+                api_version=api_version,
+                opts=istio_opts,
+            )
+            self._record(model.KIND, namespace, metadata_name)
+
+        declare(
+            f"{name}-egress-subsets",
+            objects.egress_subsets_rule(
+                settings.services, egress_service_host=egress.service_host, export_to=export_to
+            ),
+            names.egress_subsets(),
+        )
+        for service in settings.services:
+            gateway_name = names.egress_gateway(service.name)
+            declare(
+                f"{name}-{service.name}-service-entry",
+                objects.service_entry(service, export_to=export_to),
+                names.service_entry(service.name),
+            )
+            declare(
+                f"{name}-{service.name}-egress-gateway",
+                objects.egress_gateway(service, selector=egress.labels),
+                gateway_name,
+            )
+            declare(
+                f"{name}-{service.name}-virtual-service",
+                objects.client_virtual_service(
+                    service,
+                    egress_service_host=egress.service_host,
+                    gateway_ref=objects.gateway_reference(namespace, gateway_name),
+                    export_to=export_to,
+                ),
+                names.client_virtual_service(service.name),
+            )
+            declare(
+                f"{name}-{service.name}-origination",
+                objects.origination_rule(service, credential_name=names.client_credential()),
+                names.origination(service.name),
+            )
+
+        self.network_policies: list[k8s.networking.v1.NetworkPolicy] = []
+        if settings.network_policy.enabled:
+            rules = egress_rules(settings.network_policy, egress, EGRESS_PORT)
+            for client_namespace in settings.client_namespaces:
+                self.network_policies.append(
+                    client_network_policy(
+                        f"{name}-{client_namespace}-egress-policy",
+                        metadata_name=names.network_policy(),
+                        namespace=client_namespace,
+                        rules=rules,
+                        labels=labels,
+                        opts=pulumi.ResourceOptions(parent=self),
+                    )
+                )
+                self._record("NetworkPolicy", client_namespace, names.network_policy())
+
+        self.egress_namespace: str = namespace
+        self.fqdns: list[str] = [s.fqdn for s in settings.services]
+        self.client_san: str = settings.client_identity.san
+        self.register_outputs(
+            {
+                "egress_namespace": self.egress_namespace,
+                "egress_service_host": egress.service_host,
+                "fqdns": self.fqdns,
+                "client_san": self.client_san,
+                "objects": self.objects,
+            }
+        )
+
+    def _record(self, kind: str, namespace: str, name: str) -> None:
+        self.objects.setdefault(kind, []).append(f"{namespace}/{name}")

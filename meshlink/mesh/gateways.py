@@ -1,0 +1,758 @@
+"""Egress and ingress gateways, deployed by gateway injection.
+
+Managed Cloud Service Mesh installs no gateways and does not support IstioOperator,
+so meshlink deploys them the way Istio recommends for any mesh: a plain Deployment whose
+pod template asks the sidecar injector for the ``gateway`` template (``image: auto``),
+in a namespace labelled for injection. Both gateways share that implementation
+(:class:`_GatewayWorkload`); they differ only in their Service:
+
+- the egress gateway is reached by client sidecars inside the cluster, so a ClusterIP
+  Service with the mesh-internal TLS port 15443 (``tls``) is enough;
+- the ingress gateway is reached from the other cluster's network, so a LoadBalancer
+  Service exposes each link port, keeps client addresses (``externalTrafficPolicy:
+  Local``) and accepts only the client cluster's egress addresses.
+
+The selector labels are one value, ``labels``: the Deployment's selector and pod
+labels, the Service selector, the PodDisruptionBudget, the NetworkPolicy peers and the
+Istio ``Gateway`` selector are all built from it, so they cannot drift apart. They
+default to ``{app: <name>, istio: <name>}``, unique per gateway, because a ``Gateway``
+selector matches gateway pods in every namespace: a shared value such as
+``istio: ingressgateway`` would also configure somebody else's gateway.
+
+:class:`ExistingIngressGateway` reuses a gateway that somebody else deploys: it adds the
+link ports to its Service with a server-side-apply patch under a field manager of its
+own, so the ports go away again when the link is removed and nothing else of that
+Service is touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from meshlink.istio import IstioApiVersion
+from meshlink.mesh.common import (
+    EGRESS_PORT,
+    MANAGED_BY,
+    RESERVED_PORTS,
+    Cidr,
+    IpAddress,
+    Labels,
+    Selector,
+    check_cidr,
+    check_ip,
+    is_any_source,
+    validated_later,
+)
+from meshlink.mesh.istio_objects import strict_peer_authentication
+from meshlink.validation import (
+    KubernetesLabel,
+    KubernetesName,
+    MeshlinkValidationError,
+    Port,
+    check_dns1123_label,
+    validate_args,
+)
+
+PATCH_FIELD_MANAGER_ANNOTATION = "pulumi.com/patchFieldManager"
+
+_DEFAULT_RESOURCES = {
+    "requests": {"cpu": "100m", "memory": "128Mi"},
+    "limits": {"cpu": "2", "memory": "1Gi"},
+}
+
+
+class GatewayResourcesArgs(TypedDict, total=False):
+    """CPU and memory for the gateway's proxy container."""
+
+    requests: Mapping[str, str]
+    """Defaults to ``{cpu: 100m, memory: 128Mi}``; the scheduler needs requests to place
+    replicas where they fit, and autoscalers need them to scale."""
+    limits: Mapping[str, str]
+    """Defaults to ``{cpu: "2", memory: 1Gi}``."""
+
+
+class GatewayArgs(TypedDict, total=False):
+    """What both gateways have in common."""
+
+    namespace: str
+    """Namespace of the gateway and of the Secrets its ``credentialName``s point to.
+    Defaults to the component's name."""
+    name: str
+    """Name of the Deployment, Service, ServiceAccount and Istio ``Gateway`` objects.
+    Defaults to the component's name."""
+    labels: Mapping[str, str]
+    """The selector labels (pods, Service, PodDisruptionBudget, Istio ``Gateway``).
+    Defaults to ``{app: <name>, istio: <name>}``."""
+    create_namespace: bool
+    """Create the namespace (default). When False it must exist and have sidecar
+    injection enabled."""
+    revision: str
+    """Istio revision to inject from (``istio.io/rev`` on the namespace, e.g.
+    ``asm-managed``). Omitted: ``istio-injection: enabled``, the default revision."""
+    replicas: int
+    """At least 2 (default 2), so a node drain never takes the link down."""
+    resources: GatewayResourcesArgs
+    node_selector: Mapping[str, str]
+    """Pin the gateway to a node pool, e.g. one whose egress the VPC firewall allows."""
+    tolerations: Sequence[Mapping[str, Any]]
+    """Tolerations for a dedicated gateway node pool, as Kubernetes writes them."""
+    strict_mtls: bool
+    """Declare a STRICT PeerAuthentication for the gateway's pods (default True)."""
+
+
+class EgressGatewayArgs(GatewayArgs, total=False):
+    """The client cluster's egress gateway."""
+
+
+class IngressGatewaySettingsArgs(GatewayArgs, total=False):
+    """The server cluster's ingress gateway, as :class:`~meshlink.mesh.MeshLink` takes it."""
+
+    source_ranges: Sequence[pulumi.Input[str]]
+    """CIDR blocks allowed to reach the link ports: the client cluster's egress (NAT)
+    addresses. Required; ``0.0.0.0/0`` only with ``allow_any_source``."""
+    allow_any_source: bool
+    """Accept a source range that covers every address. Off by default."""
+    static_ip: pulumi.Input[str]
+    """A reserved address for the load balancer (``spec.loadBalancerIP``, which GKE still
+    honours). The FQDNs must resolve to it in the client's network."""
+    static_ip_name: str
+    """Instead of ``static_ip``: the *name* of a reserved regional address, passed in
+    GKE's ``networking.gke.io/load-balancer-ip-addresses`` annotation (GKE 1.29+)."""
+    internal: bool
+    """Make an internal passthrough load balancer (clusters linked through VPC peering,
+    VPN or Interconnect). Default False: external."""
+    service_annotations: Mapping[str, str]
+    """Further annotations for the LoadBalancer Service."""
+
+
+class IngressGatewayArgs(IngressGatewaySettingsArgs, total=False):
+    """A standalone ingress gateway."""
+
+    link_ports: Sequence[int]
+    """The ports to expose, one per linked service."""
+
+
+class ExistingIngressGatewaySettingsArgs(TypedDict, total=False):
+    """An ingress gateway that is deployed by someone else, as ``MeshLink`` takes it."""
+
+    namespace: str
+    """Its namespace (required). The server credential Secrets are created there."""
+    service_name: str
+    """Its Service (required); the link ports are added to it."""
+    labels: Mapping[str, str]
+    """Its pods' selector labels (required), for the Istio ``Gateway`` selector."""
+    field_manager: str
+    """Server-side-apply field manager that owns the added ports. Defaults to
+    ``meshlink-<component name>``; keep it stable, it is how the ports are removed."""
+    address: pulumi.Input[str]
+    """Its load balancer address, if known, for the ``ingress_address`` output."""
+
+
+class ExistingIngressGatewayArgs(ExistingIngressGatewaySettingsArgs, total=False):
+    link_ports: Sequence[int]
+    """The ports to add, one per linked service."""
+
+
+class GatewayResources(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requests: dict[str, str] = Field(default_factory=lambda: dict(_DEFAULT_RESOURCES["requests"]))
+    limits: dict[str, str] = Field(default_factory=lambda: dict(_DEFAULT_RESOURCES["limits"]))
+
+
+class GatewaySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    namespace: KubernetesLabel | None = None
+    name: KubernetesLabel | None = None
+    labels: Selector | None = None
+    create_namespace: bool = True
+    revision: KubernetesLabel | None = None
+    replicas: int = Field(default=2, ge=2, le=100)
+    resources: GatewayResources = Field(default_factory=GatewayResources)
+    node_selector: Labels = Field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    strict_mtls: bool = True
+
+
+class EgressGatewaySettings(GatewaySettings):
+    pass
+
+
+class IngressGatewaySettings(GatewaySettings):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    source_ranges: list[Cidr] = Field(min_length=1)
+    allow_any_source: bool = False
+    static_ip: IpAddress | None = None
+    static_ip_name: KubernetesName | None = None
+    internal: bool = False
+    service_annotations: Labels = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _checks(self) -> IngressGatewaySettings:
+        if self.static_ip is not None and self.static_ip_name is not None:
+            raise ValueError("set either static_ip or static_ip_name, not both")
+        if not self.allow_any_source:
+            for cidr in self.source_ranges:
+                if isinstance(cidr, str) and is_any_source(cidr):
+                    raise ValueError(
+                        f"source_ranges: {cidr} admits every address on the internet to the "
+                        "link ports; list the client cluster's egress addresses, or set "
+                        "allow_any_source to accept this deliberately"
+                    )
+        return self
+
+
+class StandaloneIngressGatewaySettings(IngressGatewaySettings):
+    link_ports: list[Port] = Field(min_length=1)
+
+
+class ExistingIngressGatewaySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    namespace: KubernetesLabel
+    service_name: KubernetesLabel
+    labels: Selector
+    field_manager: str | None = Field(default=None, min_length=1, max_length=128)
+    address: IpAddress | None = None
+
+
+class StandaloneExistingIngressGatewaySettings(ExistingIngressGatewaySettings):
+    link_ports: list[Port] = Field(min_length=1)
+
+
+def check_link_ports(ports: Sequence[int], *, setting: str) -> list[str]:
+    """Problems with a set of link ports: duplicates and Istio's reserved range."""
+    problems = []
+    seen: set[int] = set()
+    for index, port in enumerate(ports):
+        if port in RESERVED_PORTS:
+            problems.append(
+                f"{setting}[{index}]: port {port} is in 15000-15099, which Istio reserves on "
+                "every proxy and gateway"
+            )
+        if port in seen:
+            problems.append(f"{setting}[{index}]: port {port} is listed twice")
+        seen.add(port)
+    return problems
+
+
+def cluster_host(service: str, namespace: str) -> str:
+    """The in-cluster FQDN of a Service: how Istio names it as a host."""
+    return f"{service}.{namespace}.svc.cluster.local"
+
+
+def _default_label(value: str | None, component_name: str, *, where: str, setting: str) -> str:
+    if value is not None:
+        return value
+    try:
+        return check_dns1123_label(component_name)
+    except ValueError as error:
+        raise MeshlinkValidationError(
+            where, [f"{setting}: derived from the component name, but {error}; set it"]
+        ) from None
+
+
+class GatewayRef:
+    """What the Istio objects need to know about a gateway, deployed or reused."""
+
+    def __init__(
+        self,
+        *,
+        namespace: str,
+        name: str,
+        labels: Mapping[str, str],
+        service_name: str,
+    ) -> None:
+        self.namespace = namespace
+        self.name = name
+        self.labels = dict(labels)
+        self.service_name = service_name
+
+    @property
+    def service_host(self) -> str:
+        return cluster_host(self.service_name, self.namespace)
+
+
+def _object_labels(instance: str, component: str) -> dict[str, str]:
+    return {
+        **MANAGED_BY,
+        "app.kubernetes.io/part-of": "meshlink",
+        "app.kubernetes.io/instance": instance,
+        "app.kubernetes.io/component": component,
+    }
+
+
+class _GatewayWorkload:
+    """Namespace, identity, RBAC, Deployment and PodDisruptionBudget of a gateway.
+
+    Not a component of its own: it declares into the gateway component that owns it, so
+    each gateway is one node in the resource tree.
+    """
+
+    def __init__(
+        self,
+        owner: pulumi.ComponentResource,
+        resource_name: str,
+        settings: GatewaySettings,
+        *,
+        where: str,
+        component: str,
+        istio_gate: pulumi.Resource | None,
+        api_version: IstioApiVersion,
+        pod_sysctls: Sequence[Mapping[str, str]] = (),
+    ) -> None:
+        self.namespace = _default_label(
+            settings.namespace, resource_name, where=where, setting="namespace"
+        )
+        self.name = _default_label(settings.name, resource_name, where=where, setting="name")
+        self.labels: dict[str, str] = dict(
+            settings.labels or {"app": self.name, "istio": self.name}
+        )
+        self.object_labels = _object_labels(self.name, component)
+        child = pulumi.ResourceOptions(parent=owner)
+
+        depends: list[pulumi.Resource] = []
+        if settings.create_namespace:
+            injection = (
+                {"istio.io/rev": settings.revision}
+                if settings.revision
+                else {"istio-injection": "enabled"}
+            )
+            self.namespace_resource: k8s.core.v1.Namespace | None = k8s.core.v1.Namespace(
+                f"{resource_name}-namespace",
+                metadata={"name": self.namespace, "labels": {**self.object_labels, **injection}},
+                opts=child,
+            )
+            depends.append(self.namespace_resource)
+        else:
+            self.namespace_resource = None
+        in_namespace = pulumi.ResourceOptions(parent=owner, depends_on=depends)
+
+        self.service_account = k8s.core.v1.ServiceAccount(
+            f"{resource_name}-sa",
+            metadata={
+                "name": self.name,
+                "namespace": self.namespace,
+                "labels": self.object_labels,
+            },
+            opts=in_namespace,
+        )
+        # Istio checks that the gateway's service account may read a credentialName
+        # Secret in its own namespace before it hands the certificate to the gateway.
+        self.role = k8s.rbac.v1.Role(
+            f"{resource_name}-secret-reader",
+            metadata={
+                "name": f"{self.name}-secret-reader",
+                "namespace": self.namespace,
+                "labels": self.object_labels,
+            },
+            rules=[
+                {"api_groups": [""], "resources": ["secrets"], "verbs": ["get", "watch", "list"]}
+            ],
+            opts=in_namespace,
+        )
+        self.role_binding = k8s.rbac.v1.RoleBinding(
+            f"{resource_name}-secret-reader-binding",
+            metadata={
+                "name": f"{self.name}-secret-reader",
+                "namespace": self.namespace,
+                "labels": self.object_labels,
+            },
+            role_ref={
+                "api_group": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": f"{self.name}-secret-reader",
+            },
+            subjects=[{"kind": "ServiceAccount", "name": self.name, "namespace": self.namespace}],
+            opts=pulumi.ResourceOptions(parent=owner, depends_on=[self.role, self.service_account]),
+        )
+        spread = [
+            {
+                "max_skew": 1,
+                "topology_key": key,
+                "when_unsatisfiable": "ScheduleAnyway",
+                "label_selector": {"match_labels": self.labels},
+            }
+            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+        ]
+        pod_security: dict[str, Any] = {
+            "run_as_non_root": True,
+            "seccomp_profile": {"type": "RuntimeDefault"},
+        }
+        if pod_sysctls:
+            pod_security["sysctls"] = [dict(s) for s in pod_sysctls]
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{resource_name}-deployment",
+            metadata={
+                "name": self.name,
+                "namespace": self.namespace,
+                "labels": {**self.object_labels, **self.labels},
+            },
+            spec={
+                "replicas": settings.replicas,
+                "selector": {"match_labels": self.labels},
+                "strategy": {
+                    "type": "RollingUpdate",
+                    "rolling_update": {"max_surge": 1, "max_unavailable": 0},
+                },
+                "template": {
+                    "metadata": {
+                        # The injector replaces `image: auto` with the proxy image that
+                        # matches the control plane, and keeps it current on restarts.
+                        "annotations": {"inject.istio.io/templates": "gateway"},
+                        "labels": {**self.labels, "sidecar.istio.io/inject": "true"},
+                    },
+                    "spec": {
+                        "service_account_name": self.name,
+                        "security_context": pod_security,
+                        "node_selector": dict(settings.node_selector) or None,
+                        "tolerations": [dict(t) for t in settings.tolerations] or None,
+                        "topology_spread_constraints": spread,
+                        "containers": [
+                            {
+                                "name": "istio-proxy",
+                                "image": "auto",
+                                "resources": {
+                                    "requests": dict(settings.resources.requests),
+                                    "limits": dict(settings.resources.limits),
+                                },
+                                "security_context": {
+                                    "allow_privilege_escalation": False,
+                                    "privileged": False,
+                                    "read_only_root_filesystem": True,
+                                    "run_as_non_root": True,
+                                    "capabilities": {"drop": ["ALL"]},
+                                },
+                            }
+                        ],
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(
+                parent=owner, depends_on=[*depends, self.service_account, self.role_binding]
+            ),
+        )
+        self.pdb = k8s.policy.v1.PodDisruptionBudget(
+            f"{resource_name}-pdb",
+            metadata={"name": self.name, "namespace": self.namespace, "labels": self.object_labels},
+            spec={"min_available": 1, "selector": {"match_labels": self.labels}},
+            opts=in_namespace,
+        )
+        self.peer_authentication = (
+            strict_peer_authentication(
+                f"{resource_name}-strict-mtls",
+                metadata_name=f"{self.name}-strict-mtls",
+                namespace=self.namespace,
+                selector=self.labels,
+                labels=self.object_labels,
+                api_version=api_version,
+                opts=pulumi.ResourceOptions(
+                    parent=owner,
+                    depends_on=[*depends, *([istio_gate] if istio_gate is not None else [])],
+                ),
+            )
+            if settings.strict_mtls
+            else None
+        )
+
+
+class EgressGateway(pulumi.ComponentResource):
+    """The client cluster's egress gateway: where link traffic leaves the mesh.
+
+    Client sidecars reach it over mesh mTLS on port 15443 and it originates the link
+    TLS. Pass the client cluster's provider through ``opts`` (``provider=`` or
+    ``providers=``) and its :class:`~meshlink.mesh.IstioCrdGate` as ``istio_gate``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        args: EgressGatewayArgs | EgressGatewaySettings | None = None,
+        *,
+        istio_gate: pulumi.Resource | None = None,
+        api_version: IstioApiVersion = IstioApiVersion.V1,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        where = f"EgressGateway {name!r}"
+        settings = validate_args(EgressGatewaySettings, args or {}, where=where)
+        super().__init__("meshlink:index:EgressGateway", name, None, opts)
+        workload = _GatewayWorkload(
+            self,
+            name,
+            settings,
+            where=where,
+            component="egress-gateway",
+            istio_gate=istio_gate,
+            api_version=api_version,
+        )
+        self.workload = workload
+        self.namespace: str = workload.namespace
+        self.name: str = workload.name
+        self.labels: dict[str, str] = workload.labels
+        self.port: int = EGRESS_PORT
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={
+                "name": workload.name,
+                "namespace": workload.namespace,
+                "labels": {**workload.object_labels, **workload.labels},
+            },
+            spec={
+                "type": "ClusterIP",
+                "selector": workload.labels,
+                "ports": [
+                    {
+                        "name": "tls",
+                        "port": EGRESS_PORT,
+                        "target_port": EGRESS_PORT,
+                        "protocol": "TCP",
+                    }
+                ],
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[workload.namespace_resource] if workload.namespace_resource else [],
+            ),
+        )
+        self.ref = GatewayRef(
+            namespace=workload.namespace,
+            name=workload.name,
+            labels=workload.labels,
+            service_name=workload.name,
+        )
+        self.service_host: str = self.ref.service_host
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "name": self.name,
+                "labels": self.labels,
+                "service_host": self.service_host,
+                "port": self.port,
+            }
+        )
+
+
+def _field(value: Any, name: str) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return value.get(name)
+    return getattr(value, name, None)
+
+
+def _lb_address(status: Any) -> str | None:
+    """The first address the load balancer reports (``status.loadBalancer.ingress``)."""
+    for entry in _field(_field(status, "load_balancer"), "ingress") or []:
+        address = _field(entry, "ip") or _field(entry, "hostname")
+        if address:
+            return str(address)
+    return None
+
+
+def _link_port_spec(port: int) -> dict[str, Any]:
+    return {"name": f"tls-{port}", "port": port, "target_port": port, "protocol": "TCP"}
+
+
+class IngressGateway(pulumi.ComponentResource):
+    """The server cluster's ingress gateway: where link traffic enters the mesh.
+
+    A LoadBalancer Service exposes the link ports to the client cluster's egress
+    addresses only, with ``externalTrafficPolicy: Local`` so the gateway sees the real
+    client address and the load balancer sends traffic only to nodes running a replica.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        args: IngressGatewayArgs | StandaloneIngressGatewaySettings,
+        *,
+        istio_gate: pulumi.Resource | None = None,
+        api_version: IstioApiVersion = IstioApiVersion.V1,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        where = f"IngressGateway {name!r}"
+        settings = validate_args(StandaloneIngressGatewaySettings, args, where=where)
+        problems = check_link_ports(settings.link_ports, setting="link_ports")
+        if problems:
+            raise MeshlinkValidationError(where, problems)
+        super().__init__("meshlink:index:IngressGateway", name, None, opts)
+        self._declare(
+            name,
+            settings,
+            settings.link_ports,
+            where=where,
+            istio_gate=istio_gate,
+            api_version=api_version,
+        )
+
+    def _declare(
+        self,
+        name: str,
+        settings: IngressGatewaySettings,
+        link_ports: Sequence[int],
+        *,
+        where: str,
+        istio_gate: pulumi.Resource | None,
+        api_version: IstioApiVersion,
+    ) -> None:
+        workload = _GatewayWorkload(
+            self,
+            name,
+            settings,
+            where=where,
+            component="ingress-gateway",
+            istio_gate=istio_gate,
+            api_version=api_version,
+            # As Istio's own gateway chart does: lets the non-root proxy bind a link port
+            # below 1024 if one is chosen.
+            pod_sysctls=[{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}],
+        )
+        self.workload = workload
+        self.namespace: str = workload.namespace
+        self.name: str = workload.name
+        self.labels: dict[str, str] = workload.labels
+        self.link_ports: list[int] = sorted(link_ports)
+
+        annotations = dict(settings.service_annotations)
+        if settings.internal:
+            annotations["networking.gke.io/load-balancer-type"] = "Internal"
+        if settings.static_ip_name:
+            annotations["networking.gke.io/load-balancer-ip-addresses"] = settings.static_ip_name
+        source_ranges = [
+            cidr
+            if isinstance(cidr, str)
+            else validated_later(
+                cidr,
+                (lambda c: check_cidr(c)) if settings.allow_any_source else _check_not_any_source,
+                f"{where}: source_ranges",
+            )
+            for cidr in settings.source_ranges
+        ]
+        static_ip = (
+            validated_later(settings.static_ip, check_ip, f"{where}: static_ip")
+            if isinstance(settings.static_ip, pulumi.Output)
+            else settings.static_ip
+        )
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={
+                "name": workload.name,
+                "namespace": workload.namespace,
+                "labels": {**workload.object_labels, **workload.labels},
+                "annotations": annotations or None,
+            },
+            spec={
+                "type": "LoadBalancer",
+                "selector": workload.labels,
+                "external_traffic_policy": "Local",
+                "load_balancer_source_ranges": source_ranges,
+                "load_balancer_ip": static_ip,
+                "ports": [_link_port_spec(p) for p in self.link_ports],
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[workload.namespace_resource] if workload.namespace_resource else [],
+            ),
+        )
+        self.address: pulumi.Output[str | None] = (
+            pulumi.Output.from_input(static_ip)
+            if static_ip is not None
+            else self.service.status.apply(_lb_address)
+        )
+        self.ref = GatewayRef(
+            namespace=workload.namespace,
+            name=workload.name,
+            labels=workload.labels,
+            service_name=workload.name,
+        )
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "name": self.name,
+                "labels": self.labels,
+                "link_ports": self.link_ports,
+                "address": self.address,
+            }
+        )
+
+
+def _check_not_any_source(cidr: str) -> str:
+    check_cidr(cidr)
+    if is_any_source(cidr):
+        raise ValueError(
+            f"{cidr} admits every address; list the client cluster's egress addresses, or "
+            "set allow_any_source"
+        )
+    return cidr
+
+
+class ExistingIngressGateway(pulumi.ComponentResource):
+    """Adds the link ports to an ingress gateway that someone else deploys.
+
+    The ports go in with a server-side-apply ``ServicePatch`` under a pinned field
+    manager: applying twice changes nothing, and deleting the link removes exactly the
+    ports it added. (A client-side JSON patch is neither, which is why removing a link by
+    hand tends to leave the port open.)
+    """
+
+    def __init__(
+        self,
+        name: str,
+        args: ExistingIngressGatewayArgs | StandaloneExistingIngressGatewaySettings,
+        *,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        where = f"ExistingIngressGateway {name!r}"
+        settings = validate_args(StandaloneExistingIngressGatewaySettings, args, where=where)
+        problems = check_link_ports(settings.link_ports, setting="link_ports")
+        if problems:
+            raise MeshlinkValidationError(where, problems)
+        super().__init__("meshlink:index:ExistingIngressGateway", name, None, opts)
+        self._declare(name, settings, settings.link_ports)
+
+    def _declare(
+        self, name: str, settings: ExistingIngressGatewaySettings, link_ports: Sequence[int]
+    ) -> None:
+        self.namespace: str = settings.namespace
+        self.name: str = settings.service_name
+        self.labels: dict[str, str] = dict(settings.labels)
+        self.link_ports: list[int] = sorted(link_ports)
+        self.field_manager = settings.field_manager or f"meshlink-{name}"[:128]
+        self.patch = k8s.core.v1.ServicePatch(
+            f"{name}-link-ports",
+            metadata={
+                "name": settings.service_name,
+                "namespace": settings.namespace,
+                "annotations": {PATCH_FIELD_MANAGER_ANNOTATION: self.field_manager},
+            },
+            spec={"ports": [_link_port_spec(p) for p in self.link_ports]},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.address: pulumi.Output[str | None] = (
+            pulumi.Output.from_input(settings.address)
+            if settings.address is not None
+            else self.patch.status.apply(_lb_address)
+        )
+        self.ref = GatewayRef(
+            namespace=settings.namespace,
+            name=settings.service_name,
+            labels=settings.labels,
+            service_name=settings.service_name,
+        )
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "name": self.name,
+                "labels": self.labels,
+                "link_ports": self.link_ports,
+                "address": self.address,
+                "field_manager": self.field_manager,
+            }
+        )

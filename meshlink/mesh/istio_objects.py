@@ -1,0 +1,281 @@
+"""The Istio objects of a link, as typed models, and their names.
+
+Builders here are pure (service + gateway -> model) so the cross-references between
+objects can be read in one place; declaring them is left to the sides
+(:mod:`meshlink.mesh.client`, :mod:`meshlink.mesh.server`), which pass every model
+through :func:`meshlink.istio.istio_custom_resource`.
+
+Visibility (``exportTo``): Istio shares configuration mesh-wide by default, which
+would hand every sidecar in the cluster a route to the link. meshlink narrows it:
+
+- the ServiceEntry, the client VirtualService and the DestinationRule for the egress
+  gateway host are exported to the egress gateway's namespace and the client namespaces
+  only, the workloads that use them;
+- the origination DestinationRule (the one that carries the link client certificate)
+  and the server VirtualService are exported to their own namespace only: just the
+  gateway there needs them;
+- ``Gateway`` objects have no ``exportTo``; their unique selector is what keeps them on
+  meshlink's gateways.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from meshlink.istio import (
+    ClientTLSMode,
+    ClientTLSSettings,
+    Destination,
+    DestinationRule,
+    Gateway,
+    IstioApiVersion,
+    L4MatchAttributes,
+    LabelSelector,
+    Location,
+    PeerAuthentication,
+    PeerAuthenticationMode,
+    PeerMutualTLS,
+    PortTrafficPolicy,
+    Resolution,
+    RouteDestination,
+    Server,
+    ServerPort,
+    ServerTLSMode,
+    ServerTLSSettings,
+    ServiceEntry,
+    ServiceEntryEndpoint,
+    ServicePort,
+    Subset,
+    TCPRoute,
+    TLSProtocolVersion,
+    TrafficPolicy,
+    VirtualService,
+    istio_custom_resource,
+)
+from meshlink.istio.common import PortProtocol
+from meshlink.mesh.common import EGRESS_PORT
+from meshlink.mesh.services import LinkedService
+
+APP_PORT_NAME = "tcp"
+LINK_PORT_NAME = "tls"
+
+
+def export_targets(own_namespace: str, client_namespaces: Sequence[str]) -> tuple[str, ...]:
+    """``.`` plus the client namespaces other than the own one, in a stable order."""
+    others = sorted({ns for ns in client_namespaces if ns != own_namespace})
+    return (".", *others)
+
+
+def gateway_reference(namespace: str, gateway_name: str) -> str:
+    return f"{namespace}/{gateway_name}"
+
+
+# --- client side ---------------------------------------------------------------------
+
+
+def service_entry(service: LinkedService, *, export_to: Sequence[str]) -> ServiceEntry:
+    """Makes the FQDN known to the client mesh: the app port for the sidecars (TCP), the
+    link port for the egress gateway (TLS, originated there)."""
+    return ServiceEntry(
+        hosts=(service.fqdn,),
+        ports=(
+            ServicePort(number=service.app_port, name=APP_PORT_NAME, protocol=PortProtocol.TCP),
+            ServicePort(number=service.link_port, name=LINK_PORT_NAME, protocol=PortProtocol.TLS),
+        ),
+        location=Location.MESH_EXTERNAL,
+        resolution=Resolution.DNS,
+        endpoints=(
+            ServiceEntryEndpoint(address=service.fqdn, ports={LINK_PORT_NAME: service.link_port}),
+        ),
+        export_to=tuple(export_to),
+    )
+
+
+def egress_gateway(service: LinkedService, *, selector: Mapping[str, str]) -> Gateway:
+    """The egress gateway accepts the service's traffic from sidecars over mesh mTLS on
+    15443, told apart from other services by SNI = FQDN."""
+    return Gateway(
+        selector=dict(selector),
+        servers=(
+            Server(
+                port=ServerPort(
+                    number=EGRESS_PORT, name=f"tls-{service.name}", protocol=PortProtocol.TLS
+                ),
+                hosts=(service.fqdn,),
+                tls=ServerTLSSettings(mode=ServerTLSMode.ISTIO_MUTUAL),
+            ),
+        ),
+    )
+
+
+def client_virtual_service(
+    service: LinkedService,
+    *,
+    egress_service_host: str,
+    gateway_ref: str,
+    export_to: Sequence[str],
+) -> VirtualService:
+    """Two hops: sidecars send the app port to the egress gateway subset on 15443, and
+    the egress gateway sends 15443 on to FQDN:link port. ``tcp`` routes, because the
+    mesh TLS is terminated at the gateway and what is left is TCP (istio#24500)."""
+    return VirtualService(
+        hosts=(service.fqdn,),
+        gateways=(gateway_ref, "mesh"),
+        export_to=tuple(export_to),
+        tcp=(
+            TCPRoute(
+                match=(L4MatchAttributes(gateways=("mesh",), port=service.app_port),),
+                route=(
+                    RouteDestination(
+                        destination=Destination(
+                            host=egress_service_host, subset=service.name, port=EGRESS_PORT
+                        )
+                    ),
+                ),
+            ),
+            TCPRoute(
+                match=(L4MatchAttributes(gateways=(gateway_ref,), port=EGRESS_PORT),),
+                route=(
+                    RouteDestination(
+                        destination=Destination(host=service.fqdn, port=service.link_port)
+                    ),
+                ),
+            ),
+        ),
+    )
+
+
+def egress_subsets_rule(
+    services: Sequence[LinkedService], *, egress_service_host: str, export_to: Sequence[str]
+) -> DestinationRule:
+    """One DestinationRule for the egress gateway host with a subset per service: the
+    sidecar wraps the app connection in mesh mTLS with SNI = FQDN, which is how the
+    egress gateway knows which service it carries. One rule rather than one per service,
+    because Istio does not reliably merge several rules for the same host."""
+    return DestinationRule(
+        host=egress_service_host,
+        export_to=tuple(export_to),
+        subsets=tuple(
+            Subset(
+                name=service.name,
+                traffic_policy=TrafficPolicy(
+                    port_level_settings=(
+                        PortTrafficPolicy(
+                            port=EGRESS_PORT,
+                            tls=ClientTLSSettings(
+                                mode=ClientTLSMode.ISTIO_MUTUAL, sni=service.fqdn
+                            ),
+                        ),
+                    )
+                ),
+            )
+            for service in services
+        ),
+    )
+
+
+def origination_rule(service: LinkedService, *, credential_name: str) -> DestinationRule:
+    """The egress gateway originates the link mTLS to FQDN:link port with the link client
+    certificate. ``subjectAltNames`` as well as ``sni``: Envoy checks the server's SAN
+    only when asked to (istio#35436)."""
+    return DestinationRule(
+        host=service.fqdn,
+        export_to=(".",),
+        traffic_policy=TrafficPolicy(
+            port_level_settings=(
+                PortTrafficPolicy(
+                    port=service.link_port,
+                    tls=ClientTLSSettings(
+                        mode=ClientTLSMode.MUTUAL,
+                        credential_name=credential_name,
+                        sni=service.fqdn,
+                        subject_alt_names=(service.fqdn,),
+                    ),
+                ),
+            )
+        ),
+    )
+
+
+# --- server side ---------------------------------------------------------------------
+
+
+def ingress_gateway(
+    service: LinkedService,
+    *,
+    selector: Mapping[str, str],
+    credential_name: str,
+    min_tls_version: TLSProtocolVersion,
+    allowed_clients: Sequence[str],
+) -> Gateway:
+    """The ingress gateway terminates the link mTLS on the link port: its certificate
+    from ``credential_name``, and only client certificates from the link CA whose SAN is
+    one of ``allowed_clients``."""
+    return Gateway(
+        selector=dict(selector),
+        servers=(
+            Server(
+                port=ServerPort(
+                    number=service.link_port, name=f"tls-{service.name}", protocol=PortProtocol.TLS
+                ),
+                hosts=(service.fqdn,),
+                tls=ServerTLSSettings(
+                    mode=ServerTLSMode.MUTUAL,
+                    credential_name=credential_name,
+                    min_protocol_version=min_tls_version,
+                    subject_alt_names=tuple(allowed_clients),
+                ),
+            ),
+        ),
+    )
+
+
+def server_virtual_service(service: LinkedService, *, gateway_ref: str) -> VirtualService:
+    return VirtualService(
+        hosts=(service.fqdn,),
+        gateways=(gateway_ref,),
+        export_to=(".",),
+        tcp=(
+            TCPRoute(
+                match=(L4MatchAttributes(port=service.link_port),),
+                route=(
+                    RouteDestination(
+                        destination=Destination(host=service.target_host, port=service.target_port)
+                    ),
+                ),
+            ),
+        ),
+    )
+
+
+# --- both ----------------------------------------------------------------------------
+
+
+def strict_peer_authentication(
+    resource_name: str,
+    *,
+    metadata_name: str,
+    namespace: str,
+    selector: Mapping[str, str],
+    labels: Mapping[str, str],
+    api_version: IstioApiVersion = IstioApiVersion.V1,
+    opts: pulumi.ResourceOptions,
+) -> k8s.apiextensions.CustomResource:
+    """STRICT mTLS for the gateway pods. Scoped by selector, never namespace-wide: in a
+    reused gateway's namespace, which may be the mesh root namespace, a selector-less
+    policy would switch the whole mesh to STRICT."""
+    return istio_custom_resource(
+        resource_name,
+        PeerAuthentication(
+            selector=LabelSelector(match_labels=dict(selector)),
+            mtls=PeerMutualTLS(mode=PeerAuthenticationMode.STRICT),
+        ),
+        metadata_name=metadata_name,
+        namespace=namespace,
+        labels=labels,
+        api_version=api_version,
+        opts=opts,
+    )

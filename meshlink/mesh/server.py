@@ -1,0 +1,299 @@
+"""The server side of a link: everything that goes into the server cluster.
+
+Per cluster: the readiness gate and the ingress gateway (deployed here, or an existing
+one that gets the link ports added). Per service: a server certificate and its Secret,
+a ``Gateway`` that terminates the link mTLS on the link port, and a VirtualService that
+sends the connection on to the target service.
+
+Server certificates are issued one per service, not one for all FQDNs: adding or
+removing a service then touches no other service's key, a leaked key impersonates one
+service only, and a certificate does not list every other service linked through the
+same gateway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, Required, TypedDict
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from meshlink.istio import IstioApiVersion, IstioSpec, TLSProtocolVersion, istio_custom_resource
+from meshlink.mesh import istio_objects as objects
+from meshlink.mesh.client import check_issuer, default_prefix, group_versions
+from meshlink.mesh.common import MANAGED_BY
+from meshlink.mesh.gateways import (
+    ExistingIngressGateway,
+    ExistingIngressGatewaySettings,
+    ExistingIngressGatewaySettingsArgs,
+    IngressGateway,
+    IngressGatewaySettings,
+    IngressGatewaySettingsArgs,
+    StandaloneExistingIngressGatewaySettings,
+    StandaloneIngressGatewaySettings,
+)
+from meshlink.mesh.identity import check_identity
+from meshlink.mesh.naming import LinkNames, check_names
+from meshlink.mesh.readiness import IstioCrdGate, IstioReadinessArgs, IstioReadinessSettings
+from meshlink.mesh.services import LinkedService, LinkedServiceArgs, check_services
+from meshlink.pki import GatewayCredentialSecret, LeafCertificate, LinkIssuer, Rotation
+from meshlink.validation import KubernetesLabel, MeshlinkValidationError, validate_args
+
+SERVER_KINDS = ("Gateway", "VirtualService", "PeerAuthentication")
+
+
+class LinkServerArgs(TypedDict, total=False):
+    """The server cluster's half of a link. Pass the cluster's ``kubernetes.Provider``
+    through ``opts``. Give ``ingress_gateway`` (meshlink deploys one) or
+    ``existing_ingress_gateway`` (meshlink adds its ports to it)."""
+
+    services: Required[Sequence[LinkedServiceArgs]]
+    issuer: Required[LinkIssuer]
+    """The link CA that issues the server certificates."""
+    allowed_client_identities: Required[Sequence[str]]
+    """Client certificate SANs (DNS names or URIs) the ingress Gateway admits."""
+    client_trust_bundle_pem: pulumi.Input[str]
+    """What verifies client certificates (``ca.crt`` of the server Secrets). Defaults to
+    the issuer's trust bundle."""
+    ingress_gateway: IngressGatewaySettingsArgs
+    existing_ingress_gateway: ExistingIngressGatewaySettingsArgs
+    readiness: IstioReadinessArgs
+    cluster_name: str
+    """For messages only (default ``server``)."""
+    object_prefix: str
+    """Prefix of every ``metadata.name``; defaults to the component name."""
+    rotation: Rotation
+    """Change it to replace the server certificates."""
+    min_tls_version: Literal["TLSV1_2", "TLSV1_3"]
+    """Lowest TLS version the ingress Gateway accepts (default TLSV1_2)."""
+    istio_api_version: Literal["v1", "v1beta1"]
+
+
+class LinkServerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    services: list[LinkedService] = Field(min_length=1)
+    issuer: Any
+    allowed_client_identities: list[str] = Field(min_length=1)
+    client_trust_bundle_pem: Any = None
+    ingress_gateway: IngressGatewaySettings | None = None
+    existing_ingress_gateway: ExistingIngressGatewaySettings | None = None
+    readiness: IstioReadinessSettings = Field(default_factory=IstioReadinessSettings)
+    cluster_name: str = Field(default="server", min_length=1)
+    object_prefix: KubernetesLabel | None = None
+    rotation: Rotation | None = None
+    min_tls_version: Literal["TLSV1_2", "TLSV1_3"] = "TLSV1_2"
+    istio_api_version: IstioApiVersion = IstioApiVersion.V1
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: Any) -> Any:
+        return check_issuer(value)
+
+    @field_validator("allowed_client_identities")
+    @classmethod
+    def _identities(cls, value: list[str]) -> list[str]:
+        for identity in value:
+            check_identity(identity)
+        if len(set(value)) != len(value):
+            raise ValueError("lists an identity twice")
+        return value
+
+    @model_validator(mode="after")
+    def _one_gateway(self) -> LinkServerSettings:
+        if (self.ingress_gateway is None) == (self.existing_ingress_gateway is None):
+            raise ValueError(
+                "give exactly one of ingress_gateway (meshlink deploys the gateway) or "
+                "existing_ingress_gateway (meshlink adds the link ports to yours)"
+            )
+        return self
+
+
+def server_problems(settings: LinkServerSettings, prefix: str) -> list[str]:
+    problems = check_services(settings.services)
+    problems += check_names(
+        prefix, [s.name for s in settings.services], prefix_setting="object_prefix"
+    )
+    if settings.issuer.not_ready_reason:
+        problems.append(f"issuer: {settings.issuer.not_ready_reason}")
+    return problems
+
+
+class LinkServer(pulumi.ComponentResource):
+    """Everything a link needs in the server cluster."""
+
+    ingress_address: pulumi.Output[str | None]
+    """The ingress gateway's load balancer address: the static address when one was
+    given, else what the load balancer reports once provisioned."""
+
+    def __init__(
+        self,
+        name: str,
+        args: LinkServerArgs | LinkServerSettings,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        where = f"LinkServer {name!r}"
+        settings = validate_args(LinkServerSettings, args, where=where, show_input=False)
+        prefix = settings.object_prefix or default_prefix(name, where)
+        problems = server_problems(settings, prefix)
+        if problems:
+            raise MeshlinkValidationError(where, problems)
+        super().__init__("meshlink:index:LinkServer", name, None, opts)
+
+        names = LinkNames(prefix)
+        api_version = settings.istio_api_version
+        labels = {**MANAGED_BY, "app.kubernetes.io/part-of": "meshlink", "meshlink.io/link": prefix}
+        link_ports = [s.link_port for s in settings.services]
+        self.names = names
+        self.objects: dict[str, list[str]] = {}
+
+        self.gate = IstioCrdGate(
+            f"{name}-istio-ready",
+            cluster=settings.cluster_name,
+            kinds=SERVER_KINDS,
+            group_versions=group_versions(api_version),
+            settings=settings.readiness,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        namespace_dependency: list[pulumi.Resource] = []
+        self.ingress: IngressGateway | ExistingIngressGateway
+        if settings.ingress_gateway is not None:
+            deployed = settings.ingress_gateway
+            gateway_settings = StandaloneIngressGatewaySettings.model_validate(
+                {
+                    **dict(deployed),
+                    "namespace": deployed.namespace or names.ingress_gateway_default(),
+                    "name": deployed.name or names.ingress_gateway_default(),
+                    "link_ports": link_ports,
+                }
+            )
+            self.ingress = IngressGateway(
+                f"{name}-ingress",
+                gateway_settings,
+                istio_gate=self.gate,
+                api_version=api_version,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            if self.ingress.workload.namespace_resource is not None:
+                namespace_dependency.append(self.ingress.workload.namespace_resource)
+        else:
+            assert settings.existing_ingress_gateway is not None
+            existing = settings.existing_ingress_gateway
+            self.ingress = ExistingIngressGateway(
+                f"{name}-ingress",
+                StandaloneExistingIngressGatewaySettings.model_validate(
+                    {
+                        **dict(existing),
+                        "field_manager": existing.field_manager or f"meshlink-{prefix}",
+                        "link_ports": link_ports,
+                    }
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        ingress = self.ingress.ref
+        namespace = ingress.namespace
+        if isinstance(self.ingress, IngressGateway):
+            self._record("Service", namespace, ingress.service_name)
+        else:
+            self._record("ServicePatch", namespace, ingress.service_name)
+
+        trust = (
+            settings.client_trust_bundle_pem
+            if settings.client_trust_bundle_pem is not None
+            else settings.issuer.trust_bundle_pem
+        )
+        istio_opts = pulumi.ResourceOptions(
+            parent=self, depends_on=[self.gate, *namespace_dependency]
+        )
+        min_tls = TLSProtocolVersion(settings.min_tls_version)
+        self.certificates: dict[str, LeafCertificate] = {}
+        for service in settings.services:
+            certificate = LeafCertificate(
+                f"{name}-{service.name}-server-cert",
+                {
+                    "issuer": settings.issuer,
+                    "role": "server",
+                    "dns_names": [service.fqdn],
+                    **({"rotation": settings.rotation} if settings.rotation is not None else {}),
+                },
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.certificates[service.name] = certificate
+            credential_name = names.server_credential(service.name)
+            GatewayCredentialSecret(
+                f"{name}-{service.name}-server-credential",
+                {
+                    "secret_name": credential_name,
+                    "namespace": namespace,
+                    "certificate": certificate,
+                    "peer_trust_bundle_pem": trust,
+                    "labels": {"meshlink.io/link": prefix},
+                },
+                opts=pulumi.ResourceOptions(parent=self, depends_on=namespace_dependency),
+            )
+            self._record("Secret", namespace, credential_name)
+            gateway_name = names.ingress_gateway(service.name)
+            self._declare(
+                f"{name}-{service.name}-ingress-gateway",
+                objects.ingress_gateway(
+                    service,
+                    selector=ingress.labels,
+                    credential_name=credential_name,
+                    min_tls_version=min_tls,
+                    allowed_clients=settings.allowed_client_identities,
+                ),
+                metadata_name=gateway_name,
+                namespace=namespace,
+                labels=labels,
+                api_version=api_version,
+                opts=istio_opts,
+            )
+            self._declare(
+                f"{name}-{service.name}-virtual-service",
+                objects.server_virtual_service(
+                    service, gateway_ref=objects.gateway_reference(namespace, gateway_name)
+                ),
+                metadata_name=names.server_virtual_service(service.name),
+                namespace=namespace,
+                labels=labels,
+                api_version=api_version,
+                opts=istio_opts,
+            )
+
+        self.ingress_namespace: str = namespace
+        self.ingress_address = self.ingress.address
+        self.fqdns: list[str] = [s.fqdn for s in settings.services]
+        self.register_outputs(
+            {
+                "ingress_namespace": self.ingress_namespace,
+                "ingress_address": self.ingress_address,
+                "fqdns": self.fqdns,
+                "objects": self.objects,
+            }
+        )
+
+    def _declare(
+        self,
+        resource_name: str,
+        model: IstioSpec,
+        *,
+        metadata_name: str,
+        namespace: str,
+        labels: dict[str, str],
+        api_version: IstioApiVersion,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        istio_custom_resource(
+            resource_name,
+            model,
+            metadata_name=metadata_name,
+            namespace=namespace,
+            labels=labels,
+            api_version=api_version,
+            opts=opts,
+        )
+        self._record(model.KIND, namespace, metadata_name)
+
+    def _record(self, kind: str, namespace: str, name: str) -> None:
+        self.objects.setdefault(kind, []).append(f"{namespace}/{name}")
