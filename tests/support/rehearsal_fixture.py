@@ -39,7 +39,27 @@ class FixtureRender:
     links: tuple[FixtureLink, ...]
     client_san: str
     files: dict[str, Path] = field(default_factory=dict)
-    pems: dict[str, str] = field(default_factory=dict)
+    certificates: dict[str, x509.Certificate] = field(default_factory=dict)
+    keys: dict[str, ec.EllipticCurvePrivateKey] = field(default_factory=dict)
+
+    def mint_leaf(
+        self,
+        common_name: str,
+        *,
+        sans: Sequence[x509.GeneralName],
+        usage: x509.ObjectIdentifier,
+        key: ec.EllipticCurvePrivateKey,
+    ) -> x509.Certificate:
+        """A leaf under the fixture's issuing CA, for tests that swap a Secret's certificate."""
+        return _leaf(
+            common_name,
+            key,
+            sans=sans,
+            usage=usage,
+            issuer=(self.certificates["issuing-ca"], self.keys["issuing-ca"]),
+            now=dt.datetime.now(dt.UTC),
+            serial=1000 + len(common_name),
+        )
 
     def path(self, role: str) -> Path:
         return self.files[role]
@@ -146,11 +166,11 @@ def _leaf(
     )
 
 
-def _pem(cert: x509.Certificate) -> str:
+def pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> str:
+def key_pem(key: ec.EllipticCurvePrivateKey) -> str:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -232,9 +252,9 @@ def write_render(
 
     def secret(name: str, namespace: str, chain: list[x509.Certificate], key: Any) -> dict:
         values = {
-            "tls.crt": "".join(_pem(c) for c in chain),
-            "tls.key": _key_pem(key),
-            "ca.crt": _pem(root_ca),
+            "tls.crt": "".join(pem(c) for c in chain),
+            "tls.key": key_pem(key),
+            "ca.crt": pem(root_ca),
         }
         if not include_private_keys:
             values = dict.fromkeys(values, REDACTED)
@@ -402,18 +422,18 @@ def write_render(
     cert_dir = root / "certs"
     cert_dir.mkdir(parents=True, exist_ok=True)
     for name, cert in certs.items():
-        (cert_dir / f"{name}.pem").write_text(_pem(cert))
-        fixture.pems[name] = _pem(cert)
+        (cert_dir / f"{name}.pem").write_text(pem(cert))
+    fixture.certificates, fixture.keys = certs, keys
     if include_private_keys:
         key_dir = root / "private-keys"
         key_dir.mkdir(parents=True, exist_ok=True)
         # Deliberately unrelated file names: keys are matched to certificates by public key.
         for index, key in enumerate(reversed(list(keys.values()))):
-            (key_dir / f"key-{index:02d}.pem").write_text(_key_pem(key))
+            (key_dir / f"key-{index:02d}.pem").write_text(key_pem(key))
     return fixture
 
 
 def other_ca_pem(now: dt.datetime | None = None) -> str:
     """A CA certificate unrelated to the fixture's, for trust-bundle mutations."""
     now = now or dt.datetime.now(dt.UTC)
-    return _pem(_ca("Unrelated CA", _key(), issuer=None, now=now, serial=99))
+    return pem(_ca("Unrelated CA", _key(), issuer=None, now=now, serial=99))

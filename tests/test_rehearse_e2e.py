@@ -1,0 +1,180 @@
+"""The whole rehearsal with real MariaDB and HAProxy processes on loopback.
+
+Needs the Debian packages mariadb-server, mariadb-client and haproxy
+(scripts/ensure-rehearsal-tools.sh). Without them the tests skip, except in CI
+(``CI`` set), where a missing package is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from meshlink.offline import rehearse
+from meshlink.offline.rehearse import runner
+from meshlink.offline.rehearse.processes import ToolsMissingError, find_tools
+from tests.support.rehearsal_fixture import FixtureLink, write_render
+
+pytestmark = pytest.mark.e2e
+
+INGRESS_REFUSALS = {
+    "no client certificate",
+    "client certificate from another CA",
+    "expired client certificate (real issuer)",
+    "EKU serverAuth only (real issuer)",
+    "plaintext TCP",
+    "TLS 1.1 (minimum TLS 1.2)",
+    "client SAN not allowed (real issuer)",
+    "SNI not among the Gateway's hosts",
+}
+EGRESS_REFUSALS = {
+    "server certificate for another name (real issuer)",
+    "server certificate from another CA",
+}
+
+
+@pytest.fixture(autouse=True)
+def _tools() -> None:
+    try:
+        find_tools()
+    except ToolsMissingError as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must install the rehearsal tools: {error}")
+        pytest.skip(str(error))
+
+
+def _work_dirs() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("meshlink-rehearse-*")}
+
+
+def _children() -> set[int]:
+    """Live processes whose parent is this test process."""
+    me = str(os.getpid())
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def leaves_nothing_behind() -> Iterator[None]:
+    dirs, children = _work_dirs(), _children()
+    yield
+    assert _work_dirs() == dirs, "the work directory was not removed"
+    assert _children() <= children, "a started process is still running"
+
+
+def test_rehearsal_of_a_valid_render(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], leaves_nothing_behind: None
+) -> None:
+    fixture = write_render(tmp_path / "render", client_san="spiffe")
+    status = rehearse.main([str(fixture.root), "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert status == 0, json.dumps(data, indent=2)
+    assert data["ok"] is True
+    [link] = data["links"]
+
+    positive = link["positive"]
+    assert positive["passed"] and positive["rows"] == runner.ROWS
+    assert positive["written_sha256"] == positive["read_back_sha256"] == positive["direct_sha256"]
+    assert positive["sessions_through_ingress"] >= 2
+    assert positive["client_identity"] == fixture.client_san
+
+    cases = {(c["side"], c["case"]): c for c in link["cases"]}
+    for side, names in (("ingress", INGRESS_REFUSALS), ("egress", EGRESS_REFUSALS)):
+        for name in names:
+            case = cases[(side, name)]
+            assert (case["result"], case["passed"]) == ("refused", True), case
+    controls = [c for c in link["cases"] if c["expected"] == "accepted"]
+    assert len(controls) == 2 and all(c["result"] == "accepted" for c in controls)
+    assert len(cases) == len(INGRESS_REFUSALS) + len(EGRESS_REFUSALS) + 2
+
+    # Refused for the reason the case is about, as the gateway logged it.
+    assert (
+        "X509 error 10"
+        in cases[("ingress", "expired client certificate (real issuer)")]["evidence"]
+    )
+    assert "X509 error 26" in cases[("ingress", "EKU serverAuth only (real issuer)")]["evidence"]
+    assert "unknown ca" in cases[("egress", "server certificate from another CA")]["evidence"]
+
+    timing = data["timing"]
+    for key in ("connection_setup", "query_latency", "handshake"):
+        assert timing[key]["ratio"] > 0 and timing[key]["samples"] > 0
+    assert "RSA-2048" in timing["handshake"]["subject"]
+    assert "ECDSA P-256" in timing["handshake"]["baseline"]
+    for port in link["listeners"].values():
+        assert not _listening(port)
+
+
+def test_rehearsal_of_two_links_with_dns_client_identity(
+    tmp_path: Path, leaves_nothing_behind: None
+) -> None:
+    fixture = write_render(
+        tmp_path / "render",
+        client_san="dns",
+        links=[
+            FixtureLink(),
+            FixtureLink("pg", "pg.link.example.internal", 15432, "pg.db.svc.cluster.local", 5432),
+        ],
+    )
+    report = runner.rehearse(fixture.root, with_timing=False)
+    failures = [(link.fqdn, c) for link in report.links for c in link.cases if not c.passed]
+    assert report.ok, failures
+    assert [link.fqdn for link in report.links] == [
+        "mysql.link.example.internal",
+        "pg.link.example.internal",
+    ]
+    for link in report.links:
+        assert link.positive is not None and link.positive.client_identity == fixture.client_san
+
+
+def test_a_permissive_gateway_fails_the_rehearsal(
+    tmp_path: Path, leaves_nothing_behind: None
+) -> None:
+    """The refusal cases are not vacuous: a Gateway that allows any client identity and
+    TLS 1.0 makes exactly those two cases fail."""
+    fixture = write_render(tmp_path / "render", min_protocol_version="TLSV1_0")
+    fixture.edit("server_gateway", lambda d: d["spec"]["servers"][0]["tls"].pop("subjectAltNames"))
+    report = runner.rehearse(fixture.root, with_timing=False)
+    assert not report.ok
+    [link] = report.links
+    failed = {c.case: c.result for c in link.cases if not c.passed}
+    assert failed == {
+        "TLS 1.1 (minimum TLS 1.0)": "permitted",
+        "client SAN not allowed (real issuer)": "accepted",
+    }
+    assert link.positive is not None and link.positive.passed
+
+
+def test_everything_stops_when_a_check_crashes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, leaves_nothing_behind: None
+) -> None:
+    fixture = write_render(tmp_path / "render")
+    seen: dict[str, int] = {}
+
+    def crash(db: runner.MariaDB, layout: object, log: object, **_: object) -> None:
+        seen["mariadb"] = db.port
+        assert _listening(db.port)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(runner, "positive_check", crash)
+    with pytest.raises(RuntimeError, match="boom"):
+        runner.rehearse(fixture.root, with_timing=False)
+    assert not _listening(seen["mariadb"])
