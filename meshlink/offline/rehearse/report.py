@@ -35,7 +35,7 @@ def _table(cases: Sequence[CaseResult]) -> list[str]:
 def _measure(label: str, m: Measurement) -> str:
     return (
         f"  {label:<20} {m.ratio:5.2f}x   {m.subject} {m.subject_ms:.3f} ms vs "
-        f"{m.baseline} {m.baseline_ms:.3f} ms (median of {m.samples})"
+        f"{m.baseline} {m.baseline_ms:.3f} ms\n{'':24}({m.method})"
     )
 
 

@@ -71,7 +71,7 @@ class Comparison:
         return self.subject_ms / self.baseline_ms if self.baseline_ms else float("inf")
 
 
-def _median_ms(values: Sequence[float]) -> float:
+def median_ms(values: Sequence[float]) -> float:
     return statistics.median(values) * 1000
 
 
@@ -83,7 +83,7 @@ def connection_setup(link_port: int, direct_port: int, rounds: int = 25) -> Comp
     link, direct = interleaved(
         lambda: _time_greeting(link_port), lambda: _time_greeting(direct_port), rounds
     )
-    return Comparison(_median_ms(link), _median_ms(direct), rounds)
+    return Comparison(median_ms(link), median_ms(direct), rounds)
 
 
 def query_latency(
@@ -92,7 +92,7 @@ def query_latency(
     direct_port: int,
     *,
     queries: int = 1000,
-    rounds: int = 3,
+    rounds: int = 5,
 ) -> Comparison:
     """Per-query round trip with the real ``mariadb`` client.
 
@@ -111,7 +111,7 @@ def query_latency(
         return max(many - one, 0.0) / (queries - 1)
 
     link, direct = interleaved(lambda: per_query(link_port), lambda: per_query(direct_port), rounds)
-    return Comparison(_median_ms(link), _median_ms(direct), rounds)
+    return Comparison(median_ms(link), median_ms(direct), rounds)
 
 
 def handshake_seconds(
@@ -167,7 +167,7 @@ def mint_pki(
         return pki.Credential(chain=(cert,), key=key, trust=(root,))
 
     return Pki(
-        description=f"{_kind_label(leaf_key)} leaves under a {_kind_label(ca_key)} CA",
+        description=f"{_kind_label(leaf_key)} leaves under an {_kind_label(ca_key)} CA",
         server=leaf(server_name, [server_name], pki.SERVER_AUTH),
         client=leaf("client", client_sans, pki.CLIENT_AUTH),
     )
@@ -178,7 +178,7 @@ def _kind_label(kind: str) -> str:
 
 
 def handshake_comparison(
-    subject: Pki, baseline: Pki, *, server_name: str, rounds: int = 60
+    subject: Pki, baseline: Pki, *, server_name: str, rounds: int = 120
 ) -> Comparison:
     """Interleaved batches of handshakes for each PKI; medians per handshake."""
     subject_times: list[float] = []
@@ -193,4 +193,4 @@ def handshake_comparison(
         baseline_times += handshake_seconds(
             baseline.server, baseline.client, server_name=server_name, rounds=batch
         )
-    return Comparison(_median_ms(subject_times), _median_ms(baseline_times), len(subject_times))
+    return Comparison(median_ms(subject_times), median_ms(baseline_times), len(subject_times))
