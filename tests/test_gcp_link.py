@@ -53,11 +53,12 @@ def _zone(**overrides: Any) -> LinkDnsZone:
 
 
 def test_plain_nat_addresses_become_slash_32s() -> None:
-    run = run_offline(lambda: _ingress())
+    names: list[str] = []
+    run = run_offline(lambda: names.append(_ingress(address_name="mysql-link").address_name))
     assert run.outputs["source_ranges"] == ["203.0.113.10/32", "203.0.113.11/32"]
     address = run.named(ADDRESS, "mysql-ingress-ip")
     assert run.outputs["address"] == address.outputs["address"]
-    assert address.inputs["name"] == "mysql-ingress"
+    assert address.inputs["name"] == names[0] == "mysql-link"
     assert address.inputs["networkTier"] == "PREMIUM"
     assert address.dependencies == ()
 
@@ -92,6 +93,11 @@ def test_bad_nat_addresses_are_refused_before_registration(nat: Any, expected: s
         run_offline(lambda: _ingress(client_nat_addresses=nat), mocks=Recording())
     assert names == []
     assert expected in str(caught.value)
+
+
+def test_address_name_defaults_to_the_component_name() -> None:
+    run = run_offline(lambda: _ingress())
+    assert run.named(ADDRESS, "mysql-ingress-ip").inputs["name"] == "mysql-ingress"
 
 
 def test_nat_addresses_may_arrive_as_an_output() -> None:

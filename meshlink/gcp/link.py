@@ -134,6 +134,12 @@ class IngressAddress(pulumi.ComponentResource):
             }
         )
 
+    @property
+    def address_name(self) -> str:
+        """The address's name in GCP, for annotations that name the address rather than
+        give its IP."""
+        return self.settings.address_name
+
 
 class LinkDnsZoneArgs(TypedDict):
     """A private zone, visible only inside the client VPC, naming the server's ingress."""
