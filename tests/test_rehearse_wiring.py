@@ -325,3 +325,17 @@ def test_every_problem_is_reported_at_once(render: FixtureRender) -> None:
     assert len(problems) == 2
     assert any("mysql-link-server" in p for p in problems)
     assert any("istio#35436" in p for p in problems)
+
+
+def test_integral_float_ports_are_read_as_integers(render: FixtureRender) -> None:
+    # Some serialisers write protobuf numbers as 13306.0; the port is still 13306.
+    render.edit(
+        "origination_dr",
+        lambda d: d["spec"]["trafficPolicy"]["portLevelSettings"][0].update(
+            port={"number": 13306.0}
+        ),
+    )
+    render.edit("server_gateway", lambda d: d["spec"]["servers"][0]["port"].update(number=13306.0))
+    render.edit("virtual_service", lambda d: d["spec"]["tcp"][0].update(match=[{"port": 13306.0}]))
+    [plan] = plans(render)
+    assert plan.link_port == 13306 and isinstance(plan.link_port, int)

@@ -120,9 +120,19 @@ def _strings(value: Any) -> list[str]:
     return [str(v) for v in _list(value)]
 
 
+def _int(value: Any) -> int | None:
+    """An integer, also when a serialiser wrote it as ``13306.0``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
 def _port_number(value: Any) -> int | None:
-    number = _mapping(value).get("number")
-    return number if isinstance(number, int) else None
+    return _int(_mapping(value).get("number"))
 
 
 def gateway_host(entry: str) -> str:
@@ -449,9 +459,9 @@ def _tcp_target(vs: KubeObject, *, port: int | None, where: str, problems: list[
     for index, route in enumerate(_list(vs.spec.get("tcp"))):
         route = _mapping(route)
         matches = [_mapping(m) for m in _list(route.get("match"))]
-        ports = [m.get("port") for m in matches if isinstance(m.get("port"), int)]
+        ports = [p for p in (_int(m.get("port")) for m in matches) if p is not None]
         if matches and ports and port not in ports:
-            mismatched.extend(p for p in ports if isinstance(p, int))
+            mismatched.extend(ports)
             continue
         destinations = [_mapping(_mapping(r).get("destination")) for r in _list(route.get("route"))]
         if not destinations or not destinations[0].get("host"):
@@ -483,8 +493,8 @@ def _check_service_entry(
             continue
         ports = [_mapping(p) for p in _list(entry.spec.get("ports"))]
         tls_ports = [p for p in ports if str(p.get("protocol", "")).upper() == "TLS"]
-        if tls_ports and all(p.get("number") != link_port for p in tls_ports):
-            numbers = [p.get("number") for p in tls_ports]
+        if tls_ports and all(_int(p.get("number")) != link_port for p in tls_ports):
+            numbers = [_int(p.get("number")) for p in tls_ports]
             problems.append(
                 f"{entry.ref}: its TLS port(s) {numbers} differ from the link port {link_port} "
                 "the ingress Gateway serves"
@@ -493,7 +503,7 @@ def _check_service_entry(
         for index, endpoint in enumerate(_list(entry.spec.get("endpoints"))):
             endpoint_ports = _mapping(_mapping(endpoint).get("ports"))
             for name in names & set(endpoint_ports):
-                if endpoint_ports[name] != link_port:
+                if _int(endpoint_ports[name]) != link_port:
                     problems.append(
                         f"{entry.ref} endpoints[{index}].ports.{name} is "
                         f"{endpoint_ports[name]}, but the ingress Gateway serves the link on "
