@@ -186,11 +186,11 @@ class OfflineMocks(pulumi_mocks.Mocks):
             "secretOutputNames": sorted(secret),
         }
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         if args.token.startswith("gcp:"):
             from meshlink.offline import cloud_standins
 
-            return cloud_standins.call(args.token, dict(args.args)), None
+            return cloud_standins.call(args.token, dict(args.args)), []
         raise NotImplementedError(f"no offline stand-in for the function {args.token}")
 
 
@@ -309,5 +309,7 @@ def run_program(
     try:
         _sync_await(run_pulumi_func(program_then_outputs))
     finally:
+        # A failed run can leave apply tasks pending; they must not leak into the next run.
+        settings.SETTINGS.outputs.clear()
         settings.ROOT.set(None)
     return run
