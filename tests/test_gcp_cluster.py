@@ -14,7 +14,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from meshlink.gcp import MeshCluster, MeshClusterArgs, ServiceMeshFeature, gke_kubeconfig
 from meshlink.gcp.cluster import NODE_ROLES
 from meshlink.offline import cloud_standins
-from meshlink.offline.engine import OfflineRun
+from meshlink.offline.engine import OfflineMocks, OfflineRun
 from meshlink.validation import MeshlinkValidationError
 from tests.test_gcp_program import (
     CLUSTER,
@@ -25,7 +25,6 @@ from tests.test_gcp_program import (
     MEMBERSHIP,
     NODE_POOL,
     REGION,
-    GcpMocks,
     run_offline,
 )
 
@@ -192,7 +191,7 @@ def test_provider_is_named_after_the_cluster_and_keyed_by_a_stable_identifier(
     assert run.depends_on(provider.urn, run.named(NODE_POOL, "server-node-pool").urn)
 
 
-class _MovedEndpoint(GcpMocks):
+class _MovedEndpoint(OfflineMocks):
     """The same cluster reporting a different endpoint and CA, as after a CA rotation."""
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
@@ -289,7 +288,7 @@ def test_bad_settings_are_refused_before_anything_is_registered(
 ) -> None:
     names: list[str] = []
 
-    class Recording(GcpMocks):
+    class Recording(OfflineMocks):
         def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
             names.append(args.name)
             return super().new_resource(args)

@@ -9,7 +9,7 @@ import pulumi
 import pytest
 
 from meshlink.gcp import IngressAddress, LinkDnsZone, allowlist
-from meshlink.offline.engine import OfflineRun
+from meshlink.offline.engine import OfflineMocks, OfflineRun
 from meshlink.validation import MeshlinkValidationError
 from tests.test_gcp_program import (
     ADDRESS,
@@ -18,7 +18,6 @@ from tests.test_gcp_program import (
     REGION,
     SERVER_PROJECT,
     ZONE,
-    GcpMocks,
     run_offline,
 )
 
@@ -84,7 +83,7 @@ def test_allowlist_refuses_anything_but_single_addresses() -> None:
 def test_bad_nat_addresses_are_refused_before_registration(nat: Any, expected: str) -> None:
     names: list[str] = []
 
-    class Recording(GcpMocks):
+    class Recording(OfflineMocks):
         def new_resource(self, args: Any) -> tuple[str | None, dict]:
             names.append(args.name)
             return super().new_resource(args)

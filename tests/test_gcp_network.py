@@ -9,14 +9,13 @@ import pytest
 
 from meshlink.gcp import MeshNetwork, check_networks_disjoint
 from meshlink.gcp.network import GOOGLE_HEALTH_CHECK_RANGES
-from meshlink.offline.engine import OfflineRun, Registration
+from meshlink.offline.engine import OfflineMocks, OfflineRun, Registration
 from meshlink.validation import MeshlinkValidationError
 from tests.test_gcp_program import (
     ADDRESS,
     CLIENT_PROJECT,
     NETWORK,
     REGION,
-    GcpMocks,
     network_args,
     run_offline,
 )
@@ -144,7 +143,7 @@ def test_bad_range_is_refused_before_anything_is_registered(
 ) -> None:
     names: list[str] = []
 
-    class Recording(GcpMocks):
+    class Recording(OfflineMocks):
         def new_resource(self, args: Any) -> tuple[str | None, dict]:
             names.append(args.name)
             return super().new_resource(args)
