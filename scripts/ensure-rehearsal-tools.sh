@@ -31,15 +31,9 @@ $SUDO apt-get update -qq
 # policy-rc.d keeps the package from starting a system MariaDB: the rehearsal starts its
 # own server in a throw-away data directory, and a system one would hold port 3306.
 policy=/usr/sbin/policy-rc.d
-created_policy=0
 if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
     $SUDO chmod +x "$policy"
-    created_policy=1
+    trap '$SUDO rm -f "$policy"' EXIT
 fi
-status=0
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null || status=$?
-if [ "$created_policy" -eq 1 ]; then
-    $SUDO rm -f "$policy"
-fi
-exit "$status"
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null

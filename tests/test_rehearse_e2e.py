@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -178,3 +181,53 @@ def test_everything_stops_when_a_check_crashes(
     with pytest.raises(RuntimeError, match="boom"):
         runner.rehearse(fixture.root, with_timing=False)
     assert not _listening(seen["mariadb"])
+
+
+def test_sigterm_stops_everything(tmp_path: Path, leaves_nothing_behind: None) -> None:
+    """A rehearsal stopped from outside (CI cancelling a job) cleans up after itself."""
+    fixture = write_render(tmp_path / "render")
+    before = _work_dirs()
+    command = subprocess.Popen(
+        [sys.executable, "-m", "meshlink.offline.rehearse", str(fixture.root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert command.stderr is not None
+        for line in command.stderr:
+            if "rehearsing" in line:
+                break
+        started = _work_dirs() - before
+        assert len(started) == 1
+        servers = _descendants(command.pid)
+        assert servers, "the rehearsal had started its servers"
+        command.send_signal(signal.SIGTERM)
+        assert command.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        if command.poll() is None:
+            command.kill()
+            command.wait()
+    assert not (Path(tempfile.gettempdir()) / started.pop()).exists()
+    assert not [pid for pid in servers if _alive(pid)]
+
+
+def _descendants(pid: int) -> set[int]:
+    """Processes started by ``pid`` (they lead their own sessions, so by parent id)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == str(pid):
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -7,6 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -255,3 +259,33 @@ def test_cli_refuses_a_directory_that_is_not_a_render(
 ) -> None:
     assert rehearse.main([str(tmp_path)]) == 2
     assert "no kubernetes/ folder" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux's")
+def test_started_processes_die_with_a_killed_rehearsal(tmp_path: Path) -> None:
+    """Even SIGKILL, which runs no clean-up, leaves no started program behind."""
+    script = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from meshlink.offline.rehearse.processes import ManagedProcess\n"
+        f"p = ManagedProcess('sleep', ['sleep', '30'], Path({str(tmp_path)!r}) / 'log', "
+        f"Path({str(tmp_path)!r}))\n"
+        "p.__enter__()\n"
+        "print(p.process.pid, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == -signal.SIGKILL
+    child = int(result.stdout.strip())
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+        state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state == "Z":
+            break
+        time.sleep(0.05)
+    alive = Path(f"/proc/{child}").exists() and (
+        Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    )
+    assert not alive, "the child outlived the killed parent"

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
+from types import FrameType
 
 from meshlink.offline.rehearse.processes import ProcessError, ToolsMissingError
 from meshlink.offline.rehearse.render import RenderError
@@ -55,8 +58,24 @@ def _fail(as_json: bool, kind: str, message: str, problems: list[str] | None = N
         print(f"meshlink rehearse: {message}", file=sys.stderr)
 
 
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Turn a polite kill into an exception, so every started process is stopped and
+    # the work directory removed on the way out.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if in_main_thread else None
+    try:
+        return _run(args)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     progress = None if args.json else (lambda m: print(f"... {m}", file=sys.stderr, flush=True))
     try:
         report = rehearse(args.render_dir, progress=progress)

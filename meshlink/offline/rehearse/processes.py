@@ -7,17 +7,20 @@ context exits, failure or not, so a hung server cannot hang CI or outlive the ru
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT = 5.0
 START_TIMEOUT = 30.0
 COMMAND_TIMEOUT = 60.0
@@ -106,6 +109,14 @@ def tail(path: Path, lines: int = 20) -> str:
         return "(no log)"
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, have the kernel send SIGTERM when the parent
+    dies, so a rehearsal killed outright (SIGKILL, a CI timeout) leaves no server behind."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
 class ManagedProcess:
     """A child in its own process group, logging to a file, stopped on exit."""
 
@@ -125,6 +136,7 @@ class ManagedProcess:
                 stderr=handle,
                 cwd=self.cwd,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         return self
 
