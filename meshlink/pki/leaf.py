@@ -1,0 +1,216 @@
+"""A link leaf certificate: the server certificate of an ingress gateway, or the client
+certificate an egress gateway presents when it originates mutual TLS.
+
+Server leaves carry a DNS SAN for every FQDN the gateway serves, because the client's
+DestinationRule checks ``subjectAltNames`` against the FQDN (DESIGN fact 3), and EKU
+``serverAuth``. Client leaves carry EKU ``clientAuth`` and a SAN naming the client
+cluster (a DNS name, or a URI such as ``spiffe://…``), so the server Gateway can admit
+clients by ``subjectAltNames``.
+
+Lifetime: 90 days, early renewal 30 days by default. Short-lived leaves limit what a
+leaked gateway key is worth, and 90 days is what public CAs settled on. Because
+``early_renewal_hours`` alone does not reliably renew (pulumi-tls#39), ``rotation``
+drives renewal: change it (a date works well) and the next ``pulumi up`` replaces the
+leaf's key, request and certificate, and nothing of the CA.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Required, TypedDict
+from urllib.parse import urlsplit
+
+import pulumi
+import pulumi_tls as tls
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from meshlink.pki.issuer import LinkIssuer, join_pem
+from meshlink.pki.models import (
+    Hours,
+    KeyArgs,
+    KeyModel,
+    Rotation,
+    check_lifetime,
+    rotation_trigger,
+)
+from meshlink.validation import Fqdn, MeshlinkValidationError, validate_args
+
+TYPE = "meshlink:index:LeafCertificate"
+
+LEAF_VALIDITY_HOURS = 90 * 24
+LEAF_EARLY_RENEWAL_HOURS = 30 * 24
+
+
+class LeafCertificateArgs(TypedDict, total=False):
+    """A server or client certificate for a link gateway."""
+
+    issuer: Required[LinkIssuer]
+    """The link CA that signs it."""
+    role: Required[Literal["server", "client"]]
+    """``server`` (EKU serverAuth) for an ingress gateway, ``client`` (EKU clientAuth)
+    for an egress gateway."""
+    dns_names: list[str]
+    """DNS SANs. A server leaf needs every FQDN it serves; a client leaf may name its
+    cluster here."""
+    uris: list[str]
+    """URI SANs, such as ``spiffe://example.org/cluster/client-a``, identifying a client."""
+    common_name: str
+    """Subject CN; defaults to the first DNS name when it fits in 64 characters."""
+    organization: str
+    """Subject O."""
+    key: KeyArgs
+    """The leaf key; ECDSA P-256 by default."""
+    validity_hours: int
+    """Lifetime in hours; 90 days by default."""
+    early_renewal_hours: int
+    """How long before expiry pulumi-tls considers it due; 30 days by default."""
+    rotation: Rotation
+    """Change it to replace this leaf (key, request and certificate)."""
+
+
+def _check_uri(value: str) -> str:
+    parts = urlsplit(value)
+    if not parts.scheme or not parts.netloc or any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} is not an absolute URI such as spiffe://domain/path")
+    if "*" in value:
+        raise ValueError(f"{value!r}: a URI SAN cannot hold a wildcard")
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    issuer: Any
+    role: Literal["server", "client"]
+    dns_names: list[Fqdn] = Field(default_factory=list)
+    uris: list[str] = Field(default_factory=list)
+    common_name: str | None = Field(default=None, min_length=1, max_length=64)
+    organization: str | None = Field(default=None, min_length=1, max_length=64)
+    key: KeyModel = Field(default_factory=KeyModel)
+    validity_hours: Hours = LEAF_VALIDITY_HOURS
+    early_renewal_hours: int = Field(default=LEAF_EARLY_RENEWAL_HOURS, ge=0)
+    rotation: Rotation | None = None
+
+    @field_validator("issuer")
+    @classmethod
+    def _is_issuer(cls, value: Any) -> Any:
+        if not isinstance(value, LinkIssuer):
+            raise ValueError(
+                "expected a link CA (CertificateAuthority, ExistingCertificateAuthority or "
+                f"ExternallySignedCertificateAuthority), got {type(value).__name__}"
+            )
+        return value
+
+    @field_validator("uris")
+    @classmethod
+    def _uris(cls, value: list[str]) -> list[str]:
+        return [_check_uri(v) for v in value]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _Model:
+        check_lifetime(self.validity_hours, self.early_renewal_hours, "")
+        if len(set(self.dns_names)) != len(self.dns_names):
+            raise ValueError("dns_names holds the same name twice")
+        if self.role == "server" and not self.dns_names:
+            raise ValueError(
+                "a server certificate needs dns_names: every FQDN the gateway serves, "
+                "since clients check the SAN against the FQDN"
+            )
+        if self.role == "client" and not (self.dns_names or self.uris):
+            raise ValueError(
+                "a client certificate needs dns_names or uris identifying the client "
+                "cluster, so that the server can admit it by subjectAltNames"
+            )
+        return self
+
+    def subject(self) -> tls.CertRequestSubjectArgs | None:
+        subject: dict[str, str] = {}
+        common_name = self.common_name
+        if common_name is None and self.dns_names and len(self.dns_names[0]) <= 64:
+            common_name = self.dns_names[0]
+        if common_name:
+            subject["common_name"] = common_name
+        if self.organization:
+            subject["organization"] = self.organization
+        return tls.CertRequestSubjectArgs(**subject) if subject else None
+
+    def allowed_uses(self) -> list[str]:
+        uses = ["digital_signature"]
+        if self.key.is_rsa:
+            # RSA key exchange (TLS 1.2 static RSA) encrypts with the certificate's key.
+            uses.append("key_encipherment")
+        uses.append("server_auth" if self.role == "server" else "client_auth")
+        return uses
+
+
+class LeafCertificate(pulumi.ComponentResource):
+    """``tls.PrivateKey`` + ``tls.CertRequest`` + ``tls.LocallySignedCert`` under a
+    :class:`~meshlink.pki.LinkIssuer`.
+
+    ``cert_pem`` is the leaf alone; ``full_chain_pem`` is the leaf followed by the
+    issuer's chain, which is what belongs in ``tls.crt``; ``private_key_pem`` is a secret
+    Output and is not registered as an output of this component. ``dns_names`` and
+    ``uris`` are the SANs as plain lists, for the Istio objects that must match them.
+    """
+
+    cert_pem: pulumi.Output[str]
+    full_chain_pem: pulumi.Output[str]
+    private_key_pem: pulumi.Output[str]
+    validity_end_time: pulumi.Output[str]
+    dns_names: list[str]
+    uris: list[str]
+    role: str
+
+    def __init__(
+        self, name: str, args: LeafCertificateArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        where = f"LeafCertificate {name!r}"
+        model = validate_args(_Model, args, where=where)
+        issuer: LinkIssuer = model.issuer
+        if issuer.not_ready_reason:
+            raise MeshlinkValidationError(where, [f"issuer: {issuer.not_ready_reason}"])
+        super().__init__(TYPE, name, None, opts)
+
+        self.role = model.role
+        self.dns_names = list(model.dns_names)
+        self.uris = list(model.uris)
+        child_opts = pulumi.ResourceOptions(
+            parent=self, replacement_trigger=rotation_trigger(model.rotation)
+        )
+        self.key = tls.PrivateKey(f"{name}-key", **model.key.private_key_args(), opts=child_opts)
+        self.request = tls.CertRequest(
+            f"{name}-csr",
+            private_key_pem=self.key.private_key_pem,
+            subject=model.subject(),
+            dns_names=self.dns_names or None,
+            uris=self.uris or None,
+            opts=child_opts,
+        )
+        self.certificate = tls.LocallySignedCert(
+            f"{name}-cert",
+            cert_request_pem=self.request.cert_request_pem,
+            ca_cert_pem=issuer.issuer_cert_pem,
+            ca_private_key_pem=issuer.issuer_private_key_pem,
+            validity_period_hours=model.validity_hours,
+            early_renewal_hours=model.early_renewal_hours,
+            allowed_uses=model.allowed_uses(),
+            is_ca_certificate=False,
+            set_subject_key_id=True,
+            opts=child_opts,
+        )
+        self.cert_pem = self.certificate.cert_pem
+        self.full_chain_pem = pulumi.Output.all(self.certificate.cert_pem, issuer.chain_pem).apply(
+            lambda parts: join_pem(parts)
+        )
+        self.private_key_pem = pulumi.Output.secret(self.key.private_key_pem)
+        self.validity_end_time = self.certificate.validity_end_time
+
+        self.register_outputs(
+            {
+                "cert_pem": self.cert_pem,
+                "full_chain_pem": self.full_chain_pem,
+                "validity_end_time": self.validity_end_time,
+                "dns_names": self.dns_names,
+                "uris": self.uris,
+                "role": self.role,
+            }
+        )
