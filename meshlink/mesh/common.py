@@ -22,8 +22,12 @@ EGRESS_PORT = 15443
 """The egress gateway's mesh-internal TLS port (Istio's convention for mTLS between
 sidecars and gateways)."""
 
-RESERVED_PORTS = range(15000, 15100)
-"""Istio's own ports on every proxy, gateways included; no link or app port may use one."""
+RESERVED_PORTS = frozenset([*range(15000, 15100), EGRESS_PORT])
+"""Istio's own ports: 15000-15099 on every proxy, gateways included, and 15443, the
+gateways' mTLS port (meshlink's egress gateway listens there; an existing ingress gateway
+usually does too). No link or app port may use one."""
+
+RESERVED_PORTS_TEXT = "15000-15099 and 15443"
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "meshlink"}
 """On every Kubernetes object meshlink declares, so ``kubectl get -l`` finds them."""

@@ -39,6 +39,7 @@ from meshlink.mesh.common import (
     EGRESS_PORT,
     MANAGED_BY,
     RESERVED_PORTS,
+    RESERVED_PORTS_TEXT,
     Cidr,
     IpAddress,
     Labels,
@@ -234,8 +235,8 @@ def check_link_ports(ports: Sequence[int], *, setting: str) -> list[str]:
     for index, port in enumerate(ports):
         if port in RESERVED_PORTS:
             problems.append(
-                f"{setting}[{index}]: port {port} is in 15000-15099, which Istio reserves on "
-                "every proxy and gateway"
+                f"{setting}[{index}]: port {port} is reserved by Istio on its proxies and "
+                f"gateways ({RESERVED_PORTS_TEXT})"
             )
         if port in seen:
             problems.append(f"{setting}[{index}]: port {port} is listed twice")
@@ -257,6 +258,17 @@ def _default_label(value: str | None, component_name: str, *, where: str, settin
         raise MeshlinkValidationError(
             where, [f"{setting}: derived from the component name, but {error}; set it"]
         ) from None
+
+
+def resolved_names(
+    settings: GatewaySettings, component_name: str, *, where: str
+) -> tuple[str, str]:
+    """The gateway's namespace and name, defaulting to the component name; called before
+    the component registers, so a bad default fails before anything is declared."""
+    return (
+        _default_label(settings.namespace, component_name, where=where, setting="namespace"),
+        _default_label(settings.name, component_name, where=where, setting="name"),
+    )
 
 
 class GatewayRef:
@@ -308,10 +320,7 @@ class _GatewayWorkload:
         api_version: IstioApiVersion,
         pod_sysctls: Sequence[Mapping[str, str]] = (),
     ) -> None:
-        self.namespace = _default_label(
-            settings.namespace, resource_name, where=where, setting="namespace"
-        )
-        self.name = _default_label(settings.name, resource_name, where=where, setting="name")
+        self.namespace, self.name = resolved_names(settings, resource_name, where=where)
         self.labels: dict[str, str] = dict(
             settings.labels or {"app": self.name, "istio": self.name}
         )
@@ -482,6 +491,7 @@ class EgressGateway(pulumi.ComponentResource):
     ) -> None:
         where = f"EgressGateway {name!r}"
         settings = validate_args(EgressGatewaySettings, args or {}, where=where)
+        resolved_names(settings, name, where=where)
         super().__init__("meshlink:index:EgressGateway", name, None, opts)
         workload = _GatewayWorkload(
             self,
@@ -582,6 +592,7 @@ class IngressGateway(pulumi.ComponentResource):
         problems = check_link_ports(settings.link_ports, setting="link_ports")
         if problems:
             raise MeshlinkValidationError(where, problems)
+        resolved_names(settings, name, where=where)
         super().__init__("meshlink:index:IngressGateway", name, None, opts)
         self._declare(
             name,

@@ -11,11 +11,8 @@ from collections.abc import Sequence
 
 from meshlink.pki.secret import check_credential_name
 
-GATEWAY_NAME_LIMIT = 63
-"""Istio wants Gateway names to be DNS labels; they are the longest per-service names
-that carry that limit."""
-
-_LONGEST_LABEL_SUFFIX = "-ingress"
+NAME_LIMIT = 63
+"""One DNS label."""
 
 
 class LinkNames:
@@ -49,7 +46,7 @@ class LinkNames:
         return f"{self.prefix}-client-tls"
 
     def ingress_gateway(self, service: str) -> str:
-        return f"{self.prefix}-{service}{_LONGEST_LABEL_SUFFIX}"
+        return f"{self.prefix}-{service}-ingress"
 
     def server_virtual_service(self, service: str) -> str:
         return f"{self.prefix}-{service}"
@@ -60,21 +57,43 @@ class LinkNames:
     def network_policy(self) -> str:
         return f"{self.prefix}-client-egress"
 
+    def per_service(self, service: str) -> list[str]:
+        return [
+            self.service_entry(service),
+            self.egress_gateway(service),
+            self.client_virtual_service(service),
+            self.origination(service),
+            self.ingress_gateway(service),
+            self.server_virtual_service(service),
+            self.server_credential(service),
+        ]
+
 
 def check_names(prefix: str, services: Sequence[str], *, prefix_setting: str) -> list[str]:
-    """Problems with the names derived from ``prefix`` and the service names."""
+    """Problems with the names derived from ``prefix`` and the service names.
+
+    Every derived name is kept to one DNS label (63 characters): Istio wants that of
+    Gateway and DestinationRule names, and one rule for all keeps names predictable.
+    """
     problems = []
     names = LinkNames(prefix)
     try:
         check_credential_name(names.client_credential())
     except ValueError as error:
         problems.append(f"{prefix_setting}: {error}")
+    shared = [names.egress_subsets(), names.client_credential(), names.network_policy()]
+    too_long = [n for n in shared if len(n) > NAME_LIMIT]
+    if too_long:
+        problems.append(
+            f"{prefix_setting}: {prefix!r} makes the name {too_long[0]!r}, longer than "
+            f"{NAME_LIMIT} characters; shorten it"
+        )
     for index, service in enumerate(services):
-        longest = names.ingress_gateway(service)
-        if len(longest) > GATEWAY_NAME_LIMIT:
+        longest = max(names.per_service(service), key=len)
+        if len(longest) > NAME_LIMIT:
             problems.append(
                 f"services[{index}].name: {service!r} with {prefix_setting} {prefix!r} makes "
-                f"the Gateway name {longest!r}, longer than {GATEWAY_NAME_LIMIT} characters; "
-                "shorten one of them"
+                f"the name {longest!r}, longer than {NAME_LIMIT} characters; shorten one of "
+                "them"
             )
     return problems

@@ -24,7 +24,7 @@ from typing import TypedDict
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from meshlink.mesh.common import RESERVED_PORTS
+from meshlink.mesh.common import RESERVED_PORTS, RESERVED_PORTS_TEXT
 from meshlink.validation import Fqdn, KubernetesLabel, Port
 
 
@@ -93,8 +93,8 @@ def check_services(services: Sequence[LinkedService], *, setting: str = "service
             port = getattr(service, attribute)
             if port in RESERVED_PORTS:
                 problems.append(
-                    f"{setting}[{index}].{attribute}: {port} is in 15000-15099, which Istio "
-                    "reserves on every proxy and gateway"
+                    f"{setting}[{index}].{attribute}: {port} is reserved by Istio on its "
+                    f"proxies and gateways ({RESERVED_PORTS_TEXT})"
                 )
     link_ports = {s.link_port: i for i, s in enumerate(services)}
     for index, service in enumerate(services):
