@@ -126,12 +126,13 @@ def test_rehearsal_of_a_valid_render(
         assert not _listening(port)
 
 
-def test_rehearsal_of_two_links_with_dns_client_identity(
+def test_rehearsal_of_two_links_with_dns_client_identity_and_tls_1_3(
     tmp_path: Path, leaves_nothing_behind: None
 ) -> None:
     fixture = write_render(
         tmp_path / "render",
         client_san="dns",
+        min_protocol_version="TLSV1_3",
         links=[
             FixtureLink(),
             FixtureLink("pg", "pg.link.example.internal", 15432, "pg.db.svc.cluster.local", 5432),
@@ -146,6 +147,12 @@ def test_rehearsal_of_two_links_with_dns_client_identity(
     ]
     for link in report.links:
         assert link.positive is not None and link.positive.client_identity == fixture.client_san
+        assert link.positive.tls_version == "TLSv1.3"
+        versions = {c.case: c.result for c in link.cases if c.case.startswith("TLS 1.")}
+        assert versions == {
+            "TLS 1.1 (minimum TLS 1.3)": "refused",
+            "TLS 1.2 (minimum TLS 1.3)": "refused",
+        }
 
 
 def test_a_permissive_gateway_fails_the_rehearsal(
