@@ -6,6 +6,16 @@ mesh layer rely on.
 """
 
 from meshlink.pki.authority import CertificateAuthority, CertificateAuthorityArgs, IssuingCaArgs
+from meshlink.pki.existing import (
+    ExistingCertificateAuthority,
+    ExistingCertificateAuthorityArgs,
+    read_secret_config,
+)
+from meshlink.pki.external import (
+    ExternallySignedCertificateAuthority,
+    ExternallySignedCertificateAuthorityArgs,
+    SignedCertificateMismatch,
+)
 from meshlink.pki.issuer import LinkIssuer, join_pem
 from meshlink.pki.leaf import LeafCertificate, LeafCertificateArgs
 from meshlink.pki.models import KeyArgs, Rotation, SubjectArgs
@@ -14,6 +24,10 @@ from meshlink.pki.secret import GatewayCredentialSecret, GatewayCredentialSecret
 __all__ = [
     "CertificateAuthority",
     "CertificateAuthorityArgs",
+    "ExistingCertificateAuthority",
+    "ExistingCertificateAuthorityArgs",
+    "ExternallySignedCertificateAuthority",
+    "ExternallySignedCertificateAuthorityArgs",
     "GatewayCredentialSecret",
     "GatewayCredentialSecretArgs",
     "IssuingCaArgs",
@@ -22,6 +36,8 @@ __all__ = [
     "LeafCertificateArgs",
     "LinkIssuer",
     "Rotation",
+    "SignedCertificateMismatch",
     "SubjectArgs",
     "join_pem",
+    "read_secret_config",
 ]
