@@ -75,3 +75,17 @@ def test_missing_stack_reference_outputs_are_an_error() -> None:
 
     with pytest.raises(Exception, match="org/pki/dev"):
         run_program(reads_reference, project="p", stack="dev", mocks=OfflineMocks())
+
+
+def test_whole_numbers_come_back_as_integers() -> None:
+    def program() -> None:
+        k8s.core.v1.Service(
+            "svc",
+            metadata={"name": "svc", "namespace": "ns"},
+            spec={"ports": [{"name": "tls", "port": 15443}]},
+        )
+
+    run = run_program(program, project="p", stack="dev")
+    port = run.named("kubernetes:core/v1:Service", "svc").inputs["spec"]["ports"][0]["port"]
+    assert port == 15443
+    assert isinstance(port, int)

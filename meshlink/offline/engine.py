@@ -36,13 +36,19 @@ StackReferencePlaceholders = Callable[[str], tuple[Mapping[str, Any], frozenset[
 
 
 def unwrap_secrets(value: Any) -> Any:
-    """The plain value of a deserialized property, with every secret marker removed."""
+    """The plain value of a deserialized property, with every secret marker removed.
+
+    The wire format carries every number as a double; whole numbers come back as ints,
+    as the provider schemas (ports, replicas) declare them.
+    """
     if rpc.is_rpc_secret(value):
         return unwrap_secrets(rpc.unwrap_rpc_secret(value))
     if isinstance(value, dict):
         return {k: unwrap_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
         return [unwrap_secrets(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
