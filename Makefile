@@ -1,10 +1,13 @@
-# Two entry points: `make render` and `make test`. Both bootstrap .venv idempotently.
+# Entry points: `make render` (the dev stack, offline) and `make test` (lint, types, tests).
+# Both bootstrap .venv idempotently; nothing here needs the Pulumi CLI or cloud credentials.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Programs type-checked one by one: each is its own __main__ with its own import root.
+PROGRAMS := . $(wildcard stacks/*)
 
-.PHONY: venv test lint typecheck pytest clean
+.PHONY: venv tools test lint typecheck pytest clean
 
 venv: $(STAMP)
 
@@ -13,6 +16,10 @@ $(STAMP): pyproject.toml constraints.txt requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# MariaDB and HAProxy for the rehearsal's end-to-end tests (installed with apt when missing).
+tools:
+	bash scripts/ensure-rehearsal-tools.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -20,10 +27,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) tools
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build rendered
