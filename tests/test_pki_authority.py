@@ -177,6 +177,18 @@ def test_issuing_ca_chain_verifies_leaf_issuing_root() -> None:
     )
 
 
+def test_two_runs_declare_byte_identical_keys_and_certificates() -> None:
+    first = run_pki(_program(issuing=True))
+    second = run_pki(_program(issuing=True))
+    # Registration order may differ between runs; compare by name.
+    tls_outputs = {r.name: r.outputs for r in first.registrations if r.type.startswith("tls:")}
+    assert len(tls_outputs) == 11
+    assert tls_outputs == {
+        r.name: r.outputs for r in second.registrations if r.type.startswith("tls:")
+    }
+    assert first.outputs == second.outputs
+
+
 def test_every_key_matches_its_certificate() -> None:
     run = run_pki(_program(issuing=True))
     pairs = {

@@ -168,6 +168,11 @@ class _Model(BaseModel):
         return self
 
 
+CertificateAuthorityModel = _Model
+"""The pydantic model that validates :class:`CertificateAuthorityArgs`, for callers that
+collect problems of several settings before raising one error."""
+
+
 def _parse(pem: str, setting: str) -> list[x509.Certificate]:
     try:
         return load_certificates(pem, setting)
