@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -471,3 +472,30 @@ def test_inputs_do_not_depend_on_clock_or_randomness() -> None:
         mocks=OfflineMocks(now=mesh.NOW + dt.timedelta(days=40), seed="another-seed"),
     )
     assert dict(_stable_inputs(first)) == dict(_stable_inputs(second))
+
+
+@pytest.mark.parametrize("kubernetes_version", ["1.29.0", "1.33.0"])
+def test_every_kubernetes_object_validates_against_the_kubernetes_schema(
+    link: Any, kubernetes_version: str
+) -> None:
+    """Strict: an unknown or misspelt field is an error, as with
+    ``kubectl apply --validate=strict``."""
+    run, _ = link
+    checked: set[str] = set()
+    for registration in mesh.kubernetes_objects(run):
+        if mesh.is_istio(registration):
+            continue
+        manifest = mesh.manifest(registration)
+        kubernetes_validate.validate(manifest, kubernetes_version, strict=True)
+        checked.add(manifest["kind"])
+    assert checked == {
+        "Namespace",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "Deployment",
+        "PodDisruptionBudget",
+        "Service",
+        "Secret",
+        "NetworkPolicy",
+    }

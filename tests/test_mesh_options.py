@@ -80,7 +80,7 @@ def _run_variant(uri: str) -> OfflineRun:
     def program() -> None:
         client = k8s.Provider(CLIENT, kubeconfig="{}")
         server = k8s.Provider(SERVER, kubeconfig="{}")
-        args = mesh.link_args(
+        args: Any = mesh.link_args(
             client,
             server,
             service_count=3,
@@ -91,7 +91,7 @@ def _run_variant(uri: str) -> OfflineRun:
             rotation="2026-07",
         )
         args = mesh.with_setting(args, "client.egress_gateway", {"revision": "asm-managed"})
-        MeshLink("mysql-link", args)  # type: ignore[arg-type]
+        MeshLink("mysql-link", args)
 
     return mesh.run_link(program)
 
@@ -341,28 +341,22 @@ def test_separate_cas_each_secret_trusts_the_peers_ca() -> None:
         services = mesh.services(1)
         client = k8s.Provider(CLIENT, kubeconfig="{}")
         server = k8s.Provider(SERVER, kubeconfig="{}")
-        LinkClient(
-            "mysql-link",
-            {
-                "services": services,  # type: ignore[typeddict-item]
-                "issuer": client_ca,
-                "client_identity": {"dns_name": mesh.CLIENT_SAN},
-                "client_namespaces": ["orders"],
-                "server_trust_bundle_pem": server_ca.trust_bundle_pem,
-            },
-            opts=pulumi.ResourceOptions(provider=client),
-        )
-        LinkServer(
-            "mysql-link",
-            {
-                "services": services,  # type: ignore[typeddict-item]
-                "issuer": server_ca,
-                "allowed_client_identities": [mesh.CLIENT_SAN],
-                "client_trust_bundle_pem": client_ca.trust_bundle_pem,
-                "ingress_gateway": {"source_ranges": ["203.0.113.10/32"]},
-            },
-            opts=pulumi.ResourceOptions(provider=server),
-        )
+        client_args: Any = {
+            "services": services,
+            "issuer": client_ca,
+            "client_identity": {"dns_name": mesh.CLIENT_SAN},
+            "client_namespaces": ["orders"],
+            "server_trust_bundle_pem": server_ca.trust_bundle_pem,
+        }
+        LinkClient("mysql-link", client_args, opts=pulumi.ResourceOptions(provider=client))
+        server_args: Any = {
+            "services": services,
+            "issuer": server_ca,
+            "allowed_client_identities": [mesh.CLIENT_SAN],
+            "client_trust_bundle_pem": client_ca.trust_bundle_pem,
+            "ingress_gateway": {"source_ranges": ["203.0.113.10/32"]},
+        }
+        LinkServer("mysql-link", server_args, opts=pulumi.ResourceOptions(provider=server))
         pulumi.export("client_ca", client_ca.root_cert_pem)
         pulumi.export("server_ca", server_ca.root_cert_pem)
 

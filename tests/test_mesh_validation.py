@@ -21,6 +21,7 @@ from meshlink.mesh import (
     LinkServer,
     MeshLink,
 )
+from meshlink.mesh.common import untyped
 from meshlink.offline.engine import OfflineMocks, run_program
 from meshlink.pki import CertificateAuthority
 from meshlink.validation import MeshlinkValidationError
@@ -314,39 +315,45 @@ STANDALONE: dict[str, tuple[Any, list[str]]] = {
     "client side without issuer": (
         lambda ca: LinkClient(
             "link",
-            {
-                "services": mesh.services(1),  # type: ignore[typeddict-item]
-                "issuer": "not-a-ca",  # type: ignore[typeddict-item]
-                "client_identity": {"dns_name": mesh.CLIENT_SAN},
-                "client_namespaces": ["orders"],
-            },
+            untyped(
+                {
+                    "services": mesh.services(1),
+                    "issuer": "not-a-ca",
+                    "client_identity": {"dns_name": mesh.CLIENT_SAN},
+                    "client_namespaces": ["orders"],
+                }
+            ),
         ),
         ["LinkClient 'link'", "issuer: expected a link CA"],
     ),
     "server side with a bad allowed identity": (
         lambda ca: LinkServer(
             "link",
-            {
-                "services": mesh.services(1),  # type: ignore[typeddict-item]
-                "issuer": ca,
-                "allowed_client_identities": ["*.example.com"],
-                "ingress_gateway": {"source_ranges": ["203.0.113.1/32"]},
-            },
+            untyped(
+                {
+                    "services": mesh.services(1),
+                    "issuer": ca,
+                    "allowed_client_identities": ["*.example.com"],
+                    "ingress_gateway": {"source_ranges": ["203.0.113.1/32"]},
+                }
+            ),
         ),
         ["LinkServer 'link'", "allowed_client_identities"],
     ),
     "server side with duplicate link ports": (
         lambda ca: LinkServer(
             "link",
-            {
-                "services": [
-                    *mesh.services(2)[:1],
-                    {**mesh.services(2)[1], "link_port": 13306},
-                ],  # type: ignore[typeddict-item]
-                "issuer": ca,
-                "allowed_client_identities": [mesh.CLIENT_SAN],
-                "ingress_gateway": {"source_ranges": ["203.0.113.1/32"]},
-            },
+            untyped(
+                {
+                    "services": [
+                        *mesh.services(2)[:1],
+                        {**mesh.services(2)[1], "link_port": 13306},
+                    ],
+                    "issuer": ca,
+                    "allowed_client_identities": [mesh.CLIENT_SAN],
+                    "ingress_gateway": {"source_ranges": ["203.0.113.1/32"]},
+                }
+            ),
         ),
         ["services[1].link_port"],
     ),
@@ -374,7 +381,10 @@ def test_an_output_static_ip_is_checked_when_known() -> None:
         server = k8s.Provider("server-cluster", kubeconfig="{}")
         args: Any = mesh.link_args(client, server)
         address = pulumi.Output.from_input("not-an-address")
-        MeshLink("mysql-link", mesh.with_setting(args, "server.ingress_gateway.static_ip", address))
+        MeshLink(
+            "mysql-link",
+            untyped(mesh.with_setting(args, "server.ingress_gateway.static_ip", address)),
+        )
 
     with pytest.raises(Exception, match=r"static_ip: 'not-an-address' is not an IP address"):
         mesh.run_link(program)

@@ -32,7 +32,13 @@ from meshlink.mesh.identity import ClientIdentity, ClientIdentityArgs
 from meshlink.mesh.naming import LinkNames, check_names
 from meshlink.mesh.readiness import IstioCrdGate, IstioReadinessArgs, IstioReadinessSettings
 from meshlink.mesh.services import LinkedService, LinkedServiceArgs, check_services
-from meshlink.pki import GatewayCredentialSecret, LeafCertificate, LinkIssuer, Rotation
+from meshlink.pki import (
+    GatewayCredentialSecret,
+    LeafCertificate,
+    LeafCertificateArgs,
+    LinkIssuer,
+    Rotation,
+)
 from meshlink.validation import (
     KubernetesLabel,
     MeshlinkValidationError,
@@ -196,19 +202,15 @@ class LinkClient(pulumi.ComponentResource):
             else []
         )
 
+        leaf_args: LeafCertificateArgs = {"issuer": settings.issuer, "role": "client"}
+        if settings.client_identity.dns_name is not None:
+            leaf_args["dns_names"] = [settings.client_identity.dns_name]
+        else:
+            leaf_args["uris"] = [settings.client_identity.san]
+        if settings.rotation is not None:
+            leaf_args["rotation"] = settings.rotation
         self.certificate = LeafCertificate(
-            f"{name}-client-cert",
-            {
-                "issuer": settings.issuer,
-                "role": "client",
-                **(
-                    {"dns_names": [settings.client_identity.dns_name]}
-                    if settings.client_identity.dns_name
-                    else {"uris": [settings.client_identity.san]}
-                ),
-                **({"rotation": settings.rotation} if settings.rotation is not None else {}),
-            },
-            opts=pulumi.ResourceOptions(parent=self),
+            f"{name}-client-cert", leaf_args, opts=pulumi.ResourceOptions(parent=self)
         )
         self.credential = GatewayCredentialSecret(
             f"{name}-client-credential",

@@ -122,3 +122,10 @@ def validated_later(value: Any, check: Any, what: str) -> Any:
         return plain
 
     return pulumi.Output.from_input(value).apply(apply_check)
+
+
+def untyped(fields: Mapping[str, Any]) -> Any:
+    """Kubernetes fields built from computed parts, handed to pulumi-kubernetes as they
+    are. Its TypedDicts cannot follow values assembled in loops; the tests check the
+    result against the Kubernetes schema instead."""
+    return fields

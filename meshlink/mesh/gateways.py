@@ -47,6 +47,7 @@ from meshlink.mesh.common import (
     check_cidr,
     check_ip,
     is_any_source,
+    untyped,
     validated_later,
 )
 from meshlink.mesh.istio_objects import strict_peer_authentication
@@ -404,46 +405,48 @@ class _GatewayWorkload:
                 "namespace": self.namespace,
                 "labels": {**self.object_labels, **self.labels},
             },
-            spec={
-                "replicas": settings.replicas,
-                "selector": {"match_labels": self.labels},
-                "strategy": {
-                    "type": "RollingUpdate",
-                    "rolling_update": {"max_surge": 1, "max_unavailable": 0},
-                },
-                "template": {
-                    "metadata": {
-                        # The injector replaces `image: auto` with the proxy image that
-                        # matches the control plane, and keeps it current on restarts.
-                        "annotations": {"inject.istio.io/templates": "gateway"},
-                        "labels": {**self.labels, "sidecar.istio.io/inject": "true"},
+            spec=untyped(
+                {
+                    "replicas": settings.replicas,
+                    "selector": {"match_labels": self.labels},
+                    "strategy": {
+                        "type": "RollingUpdate",
+                        "rolling_update": {"max_surge": 1, "max_unavailable": 0},
                     },
-                    "spec": {
-                        "service_account_name": self.name,
-                        "security_context": pod_security,
-                        "node_selector": dict(settings.node_selector) or None,
-                        "tolerations": [dict(t) for t in settings.tolerations] or None,
-                        "topology_spread_constraints": spread,
-                        "containers": [
-                            {
-                                "name": "istio-proxy",
-                                "image": "auto",
-                                "resources": {
-                                    "requests": dict(settings.resources.requests),
-                                    "limits": dict(settings.resources.limits),
-                                },
-                                "security_context": {
-                                    "allow_privilege_escalation": False,
-                                    "privileged": False,
-                                    "read_only_root_filesystem": True,
-                                    "run_as_non_root": True,
-                                    "capabilities": {"drop": ["ALL"]},
-                                },
-                            }
-                        ],
+                    "template": {
+                        "metadata": {
+                            # The injector replaces `image: auto` with the proxy image that
+                            # matches the control plane, and keeps it current on restarts.
+                            "annotations": {"inject.istio.io/templates": "gateway"},
+                            "labels": {**self.labels, "sidecar.istio.io/inject": "true"},
+                        },
+                        "spec": {
+                            "service_account_name": self.name,
+                            "security_context": pod_security,
+                            "node_selector": dict(settings.node_selector) or None,
+                            "tolerations": [dict(t) for t in settings.tolerations] or None,
+                            "topology_spread_constraints": spread,
+                            "containers": [
+                                {
+                                    "name": "istio-proxy",
+                                    "image": "auto",
+                                    "resources": {
+                                        "requests": dict(settings.resources.requests),
+                                        "limits": dict(settings.resources.limits),
+                                    },
+                                    "security_context": {
+                                        "allow_privilege_escalation": False,
+                                        "privileged": False,
+                                        "read_only_root_filesystem": True,
+                                        "run_as_non_root": True,
+                                        "capabilities": {"drop": ["ALL"]},
+                                    },
+                                }
+                            ],
+                        },
                     },
-                },
-            },
+                }
+            ),
             opts=pulumi.ResourceOptions(
                 parent=owner, depends_on=[*depends, self.service_account, self.role_binding]
             ),
@@ -659,14 +662,16 @@ class IngressGateway(pulumi.ComponentResource):
                 "labels": {**workload.object_labels, **workload.labels},
                 "annotations": annotations or None,
             },
-            spec={
-                "type": "LoadBalancer",
-                "selector": workload.labels,
-                "external_traffic_policy": "Local",
-                "load_balancer_source_ranges": source_ranges,
-                "load_balancer_ip": static_ip,
-                "ports": [_link_port_spec(p) for p in self.link_ports],
-            },
+            spec=untyped(
+                {
+                    "type": "LoadBalancer",
+                    "selector": workload.labels,
+                    "external_traffic_policy": "Local",
+                    "load_balancer_source_ranges": source_ranges,
+                    "load_balancer_ip": static_ip,
+                    "ports": [_link_port_spec(p) for p in self.link_ports],
+                }
+            ),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[workload.namespace_resource] if workload.namespace_resource else [],
@@ -743,7 +748,7 @@ class ExistingIngressGateway(pulumi.ComponentResource):
                 "namespace": settings.namespace,
                 "annotations": {PATCH_FIELD_MANAGER_ANNOTATION: self.field_manager},
             },
-            spec={"ports": [_link_port_spec(p) for p in self.link_ports]},
+            spec=untyped({"ports": [_link_port_spec(p) for p in self.link_ports]}),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.address: pulumi.Output[str | None] = (

@@ -39,7 +39,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from meshlink.mesh.common import Cidr, Labels, Selector
+from meshlink.mesh.common import Cidr, Labels, Selector, untyped
 from meshlink.mesh.gateways import GatewayRef
 from meshlink.validation import KubernetesLabel, Port
 
@@ -230,6 +230,6 @@ def client_network_policy(
     return k8s.networking.v1.NetworkPolicy(
         resource_name,
         metadata={"name": metadata_name, "namespace": namespace, "labels": dict(labels)},
-        spec={"pod_selector": {}, "policy_types": ["Egress"], "egress": rules},
+        spec=untyped({"pod_selector": {}, "policy_types": ["Egress"], "egress": rules}),
         opts=opts,
     )

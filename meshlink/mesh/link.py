@@ -10,7 +10,7 @@ one message that names the setting, and nothing is half-declared.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, Required, TypedDict, TypeVar
+from typing import Any, Literal, Required, TypedDict, TypeVar, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -293,7 +293,9 @@ class MeshLink(pulumi.ComponentResource):
         if issuer is None:
             assert ca_args is not None
             self.certificate_authority: CertificateAuthority | None = CertificateAuthority(
-                f"{name}-ca", ca_args, opts=pulumi.ResourceOptions(parent=self)
+                f"{name}-ca",
+                cast(CertificateAuthorityArgs, ca_args),
+                opts=pulumi.ResourceOptions(parent=self),
             )
             issuer = self.certificate_authority
         else:

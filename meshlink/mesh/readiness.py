@@ -186,7 +186,7 @@ def crd_reader(
         # The raw JSON, not the client's model: only status and versions matter here, and
         # the model's own validation would turn any schema drift into "not yet".
         try:
-            response = api.read_custom_resource_definition(name, _preload_content=False)
+            response: Any = api.read_custom_resource_definition(name, _preload_content=False)
         except ApiException as error:
             if error.status == 404:
                 return None

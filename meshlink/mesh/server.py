@@ -37,7 +37,13 @@ from meshlink.mesh.identity import check_identity
 from meshlink.mesh.naming import LinkNames, check_names
 from meshlink.mesh.readiness import IstioCrdGate, IstioReadinessArgs, IstioReadinessSettings
 from meshlink.mesh.services import LinkedService, LinkedServiceArgs, check_services
-from meshlink.pki import GatewayCredentialSecret, LeafCertificate, LinkIssuer, Rotation
+from meshlink.pki import (
+    GatewayCredentialSecret,
+    LeafCertificate,
+    LeafCertificateArgs,
+    LinkIssuer,
+    Rotation,
+)
 from meshlink.validation import KubernetesLabel, MeshlinkValidationError, validate_args
 
 SERVER_KINDS = ("Gateway", "VirtualService", "PeerAuthentication")
@@ -209,14 +215,16 @@ class LinkServer(pulumi.ComponentResource):
         min_tls = TLSProtocolVersion(settings.min_tls_version)
         self.certificates: dict[str, LeafCertificate] = {}
         for service in settings.services:
+            leaf_args: LeafCertificateArgs = {
+                "issuer": settings.issuer,
+                "role": "server",
+                "dns_names": [service.fqdn],
+            }
+            if settings.rotation is not None:
+                leaf_args["rotation"] = settings.rotation
             certificate = LeafCertificate(
                 f"{name}-{service.name}-server-cert",
-                {
-                    "issuer": settings.issuer,
-                    "role": "server",
-                    "dns_names": [service.fqdn],
-                    **({"rotation": settings.rotation} if settings.rotation is not None else {}),
-                },
+                leaf_args,
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.certificates[service.name] = certificate
