@@ -33,7 +33,7 @@ from meshlink.mesh.readiness import IstioReadinessArgs, IstioReadinessSettings
 from meshlink.mesh.server import LinkServer, LinkServerSettings
 from meshlink.mesh.services import LinkedService, LinkedServiceArgs, check_services
 from meshlink.pki import CertificateAuthority, CertificateAuthorityArgs, LinkIssuer, Rotation
-from meshlink.pki.authority import _Model as _CertificateAuthorityModel
+from meshlink.pki.authority import CertificateAuthorityModel
 from meshlink.validation import (
     KubernetesLabel,
     MeshlinkValidationError,
@@ -214,7 +214,7 @@ class MeshLink(pulumi.ComponentResource):
             issuer = model.link_ca
         elif isinstance(model.link_ca, dict):
             try:
-                _CertificateAuthorityModel.model_validate(model.link_ca)
+                CertificateAuthorityModel.model_validate(model.link_ca)
             except ValidationError as error:
                 problems += describe_validation_error(error, prefix="link_ca.", show_input=False)
             ca_args = dict(model.link_ca)
