@@ -1,4 +1,4 @@
-"""Build MeshLink programs for tests: N services between two clusters, plus helpers to
+"""Build MeshLink programs for tests: N services between two clusters, plus functions to
 read the resulting registrations the way the API server would see them.
 
 Reused by the mesh, render and stack tests, so the examples stay the same everywhere.
