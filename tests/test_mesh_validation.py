@@ -44,7 +44,6 @@ class CountingMocks(OfflineMocks):
 def run_bad(build: Any) -> tuple[MeshlinkValidationError, list[str]]:
     """Run a program that must fail validation; the error and what got registered."""
     mocks = CountingMocks()
-    mesh.settle_previous_run()
     with pytest.raises(MeshlinkValidationError) as caught:
         run_program(build, project="meshlink-test", stack="test", mocks=mocks)
     return caught.value, [t for t in mocks.types if t != PROVIDER]
@@ -364,7 +363,6 @@ STANDALONE: dict[str, tuple[Any, list[str]]] = {
 def test_standalone_components_refuse_bad_input(case: str) -> None:
     build, expected = STANDALONE[case]
     mocks = CountingMocks()
-    mesh.settle_previous_run()
     with pytest.raises(MeshlinkValidationError) as caught:
         run_program(_issuer_program(build), project="p", stack="s", mocks=mocks)
     before_component = [

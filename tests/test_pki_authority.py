@@ -28,7 +28,6 @@ from tests.support.pki import (
     key_of,
     plain_text,
     public_der,
-    registered_outputs,
     run_pki,
     verify_client,
     verify_server,
@@ -249,8 +248,8 @@ def test_children_are_parented_and_named_after_the_component() -> None:
 
 
 def test_private_keys_stay_secret_and_out_of_component_outputs() -> None:
-    with registered_outputs() as recorded:
-        run = run_pki(_program(issuing=True))
+    run = run_pki(_program(issuing=True))
+    recorded = run.component_outputs
     for registration in run.of_type(PRIVATE_KEY):
         assert {
             "privateKeyPem",

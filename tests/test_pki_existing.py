@@ -22,7 +22,6 @@ from tests.support.pki import (
     make_ca,
     make_key,
     plain_text,
-    registered_outputs,
     run_pki,
     verify_client,
     verify_server,
@@ -53,8 +52,8 @@ def _issue_with(args: dict[str, Any]) -> Any:
 
 def test_a_root_of_ones_own_signs_leaves_that_verify() -> None:
     root = make_ca("Corporate Link Root")
-    with registered_outputs() as recorded:
-        run = run_pki(_issue_with({"cert_pem": root.cert_pem, "private_key_pem": root.key_pem}))
+    run = run_pki(_issue_with({"cert_pem": root.cert_pem, "private_key_pem": root.key_pem}))
+    recorded = run.component_outputs
     out = run.outputs
     assert out["chain"] == ""
     assert certificates(out["trust"]) == [root.cert]

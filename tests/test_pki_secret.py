@@ -17,7 +17,6 @@ from tests.support.pki import (
     SECRET,
     certificates,
     public_der,
-    registered_outputs,
     run_pki,
     verify_client,
     verify_server,
@@ -102,8 +101,8 @@ def test_each_secret_carries_its_chain_its_key_and_the_peers_bundle() -> None:
 
 
 def test_secret_metadata_and_secrecy() -> None:
-    with registered_outputs() as recorded:
-        run = run_pki(_two_sided_program)
+    run = run_pki(_two_sided_program)
+    recorded = run.component_outputs
     secret = run.named(SECRET, "server-credential-secret")
     component = run.named("meshlink:index:GatewayCredentialSecret", "server-credential")
     assert secret.parent == component.urn

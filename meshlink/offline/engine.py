@@ -87,6 +87,8 @@ class OfflineRun:
     registrations: list[Registration] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: frozenset[str] = frozenset()
+    component_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What each component passed to ``register_outputs``, by URN, secret markers kept."""
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_]
@@ -206,6 +208,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
         super().__init__(mocks)
         self.registrations: list[Registration] = []
+        self.component_outputs: dict[str, dict[str, Any]] = {}
 
     def _register(self, request: Any, *, read: bool) -> tuple[str, str, dict]:
         urn = self.make_urn(request.parent, request.type, request.name)
@@ -265,6 +268,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         obj = _sync_await(rpc.serialize_properties(state, {}))
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=obj)
 
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # gRPC method name
+        self.component_outputs[request.urn] = dict(rpc.deserialize_properties(request.outputs))
+        return super().RegisterResourceOutputs(request)
+
     def ReadResource(self, request: Any) -> Any:  # gRPC method name
         urn, _, state = self._register(request, read=True)
         obj = _sync_await(rpc.serialize_properties(state, {}))
@@ -276,6 +283,20 @@ async def _resolve(value: Any) -> tuple[Any, bool]:
     resolved = await output.future()
     is_secret = await output.is_secret()
     return unwrap_secrets(resolved), bool(is_secret)
+
+
+def _settle_previous_run() -> None:
+    """A program that failed inside an apply leaves tasks on the event loop and its error
+    in the SDK's RPC manager, where the next run on the same loop would pick them up and
+    fail with the old error. Cancel the leftovers so every run starts clean."""
+    loop = _ensure_event_loop()
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    settings._get_rpc_manager().clear()
+    settings.SETTINGS.outputs.clear()
 
 
 def run_program(
@@ -293,6 +314,7 @@ def run_program(
     the CLI passes them; objects are JSON strings. Exceptions raised by the program, such
     as a configuration error, propagate unchanged.
     """
+    _settle_previous_run()
     settings.ROOT.set(None)
     set_all_config(dict(config or {}), list(secret_config_keys or []))
     monitor = RecordingMonitor(mocks or OfflineMocks())
@@ -315,7 +337,6 @@ def run_program(
     try:
         _sync_await(run_pulumi_func(program_then_outputs))
     finally:
-        # A failed run can leave apply tasks pending; they must not leak into the next run.
-        settings.SETTINGS.outputs.clear()
         settings.ROOT.set(None)
+    run.component_outputs = monitor.component_outputs
     return run

@@ -6,7 +6,6 @@ Reused by the mesh, render and stack tests, so the examples stay the same everyw
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
@@ -14,8 +13,6 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi.runtime.settings import _get_rpc_manager
-from pulumi.runtime.sync_await import _ensure_event_loop
 
 from meshlink.mesh import MeshLink, MeshLinkArgs
 from meshlink.offline.engine import OfflineMocks, OfflineRun, Registration, run_program
@@ -142,21 +139,7 @@ def link_program(
     return program
 
 
-def settle_previous_run() -> None:
-    """A program that failed inside an apply leaves tasks on the event loop and its error
-    in the SDK's RPC manager, where the next run on the same loop would pick them up and
-    fail with the old error. Cancel the leftovers so every run starts clean."""
-    loop = _ensure_event_loop()
-    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    _get_rpc_manager().clear()
-
-
 def run_link(program: Callable[[], None]) -> OfflineRun:
-    settle_previous_run()
     return run_program(
         program, project="meshlink-test", stack="test", mocks=OfflineMocks(now=NOW, seed="mesh")
     )

@@ -7,8 +7,7 @@ and bad) to feed the bring-your-own-CA components.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,28 +106,6 @@ def verify_server(
 def verify_client(full_chain_pem: str, trust_pem: str, at: dt.datetime = NOW) -> VerifiedClient:
     leaf, *intermediates = certificates(full_chain_pem)
     return client_verifier(certificates(trust_pem), at).verify(leaf, intermediates)
-
-
-@contextmanager
-def registered_outputs() -> Iterator[dict[str, dict[str, Any]]]:
-    """Record what each component passes to ``register_outputs``, by URN, with secret
-    values still marked (``rpc.is_rpc_secret``).
-
-    The offline engine's monitor does not keep these, so the recording monitor's
-    ``RegisterResourceOutputs`` is wrapped for the duration of the block.
-    """
-    recorded: dict[str, dict[str, Any]] = {}
-    original = engine.RecordingMonitor.RegisterResourceOutputs
-
-    def record(self: engine.RecordingMonitor, request: Any) -> Any:
-        recorded[request.urn] = dict(rpc.deserialize_properties(request.outputs))
-        return original(self, request)
-
-    setattr(engine.RecordingMonitor, "RegisterResourceOutputs", record)  # noqa: B010
-    try:
-        yield recorded
-    finally:
-        setattr(engine.RecordingMonitor, "RegisterResourceOutputs", original)  # noqa: B010
 
 
 def contains_secret_marker(value: Any) -> bool:
@@ -285,7 +262,6 @@ __all__ = [
     "key_of",
     "make_ca",
     "make_key",
-    "registered_outputs",
     "run_pki",
     "server_verifier",
     "sign_csr_as_ca",
