@@ -62,6 +62,7 @@ class RenderedObject:
 @dataclass
 class RenderResult:
     out: Path
+    registration_count: int = 0
     kubernetes: list[RenderedObject] = field(default_factory=list)
     gcp_files: list[Path] = field(default_factory=list)
     cert_files: list[Path] = field(default_factory=list)
@@ -168,7 +169,7 @@ def write_render(
 ) -> RenderResult:
     """Write ``run`` under ``out`` following the layout in the module docstring."""
     _prepare_out_dir(out)
-    result = RenderResult(out=out)
+    result = RenderResult(out=out, registration_count=len(run.registrations))
     written: set[Path] = set()
     clusters = _cluster_names(run)
 
