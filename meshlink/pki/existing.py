@@ -15,7 +15,7 @@ quotes the key.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Required, TypedDict
 
 import pulumi
@@ -28,6 +28,7 @@ from meshlink.pki.issuer import dedupe_pem, join_pem
 from meshlink.pki.x509_checks import (
     CaChecks,
     CertificateProblem,
+    Clock,
     chain_problems,
     describe,
     is_self_signed,
@@ -36,16 +37,11 @@ from meshlink.pki.x509_checks import (
     load_certificates,
     load_private_key,
     same_public_key,
+    utc_now,
 )
 from meshlink.validation import MeshlinkValidationError, validate_args
 
 TYPE = "meshlink:index:ExistingCertificateAuthority"
-
-Clock = Callable[[], dt.datetime]
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class ExistingCertificateAuthorityArgs(TypedDict, total=False):
@@ -175,7 +171,7 @@ class ExistingCertificateAuthority(pulumi.ComponentResource):
         args: ExistingCertificateAuthorityArgs,
         opts: pulumi.ResourceOptions | None = None,
         *,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         where = f"ExistingCertificateAuthority {name!r}"
         model = validate_args(_Model, args, where=where, show_input=False)

@@ -31,7 +31,7 @@ must be replaced by one for the new request.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Required, TypedDict
 
@@ -53,22 +53,18 @@ from meshlink.pki.models import (
 from meshlink.pki.x509_checks import (
     CaChecks,
     CertificateProblem,
+    Clock,
     chain_problems,
     describe,
     is_self_signed,
     load_certificate,
     load_certificates,
     same_public_key,
+    utc_now,
 )
 from meshlink.validation import MeshlinkValidationError, validate_args
 
 TYPE = "meshlink:index:ExternallySignedCertificateAuthority"
-
-Clock = Callable[[], dt.datetime]
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class SignedCertificateMismatch(RuntimeError):
@@ -176,7 +172,7 @@ class ExternallySignedCertificateAuthority(pulumi.ComponentResource):
         args: ExternallySignedCertificateAuthorityArgs,
         opts: pulumi.ResourceOptions | None = None,
         *,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         where = f"ExternallySignedCertificateAuthority {name!r}"
         model = validate_args(_Model, args, where=where, show_input=False)

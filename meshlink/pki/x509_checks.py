@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -22,6 +22,13 @@ CaPublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
 _STRONG_CURVES = {"secp256r1", "secp384r1", "secp521r1"}
 _WEAK_HASHES = (hashes.SHA1, hashes.MD5)
+
+Clock = Callable[[], dt.datetime]
+"""Gives "now" for validity checks; tests pass a fixed one."""
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 class CertificateProblem(ValueError):
