@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
@@ -83,6 +84,16 @@ def check_host_pattern(value: str) -> str:
             f"{value!r}: a wildcard is only allowed as the whole left-most label ('*.example.com')"
         )
     return check_fqdn(value)
+
+
+def check_uri_san(value: str) -> str:
+    """An absolute URI for a certificate's URI SAN, such as a SPIFFE ID."""
+    parts = urlsplit(value)
+    if not parts.scheme or not parts.netloc or any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} is not an absolute URI such as spiffe://domain/path")
+    if "*" in value:
+        raise ValueError(f"{value!r}: a URI SAN cannot hold a wildcard")
+    return value
 
 
 Fqdn = Annotated[str, AfterValidator(check_fqdn)]

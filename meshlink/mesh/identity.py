@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from typing import TypedDict
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from meshlink.validation import Fqdn, check_fqdn
+from meshlink.validation import Fqdn, check_fqdn, check_uri_san
 
 
 class ClientIdentityArgs(TypedDict, total=False):
@@ -17,15 +16,6 @@ class ClientIdentityArgs(TypedDict, total=False):
     """e.g. ``client-a.link.example.com``."""
     uri: str
     """e.g. ``spiffe://link.example.com/cluster/client-a``."""
-
-
-def check_uri_san(value: str) -> str:
-    parts = urlsplit(value)
-    if not parts.scheme or not parts.netloc or any(c.isspace() for c in value):
-        raise ValueError(f"{value!r} is not an absolute URI such as spiffe://domain/path")
-    if "*" in value:
-        raise ValueError(f"{value!r}: a URI SAN cannot hold a wildcard")
-    return value
 
 
 def check_identity(value: str) -> str:

@@ -17,7 +17,6 @@ leaf's key, request and certificate, and nothing of the CA.
 from __future__ import annotations
 
 from typing import Any, Literal, Required, TypedDict
-from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_tls as tls
@@ -32,7 +31,7 @@ from meshlink.pki.models import (
     check_lifetime,
     rotation_trigger,
 )
-from meshlink.validation import Fqdn, MeshlinkValidationError, validate_args
+from meshlink.validation import Fqdn, MeshlinkValidationError, check_uri_san, validate_args
 
 TYPE = "meshlink:index:LeafCertificate"
 
@@ -67,15 +66,6 @@ class LeafCertificateArgs(TypedDict, total=False):
     """Change it to replace this leaf (key, request and certificate)."""
 
 
-def _check_uri(value: str) -> str:
-    parts = urlsplit(value)
-    if not parts.scheme or not parts.netloc or any(c.isspace() for c in value):
-        raise ValueError(f"{value!r} is not an absolute URI such as spiffe://domain/path")
-    if "*" in value:
-        raise ValueError(f"{value!r}: a URI SAN cannot hold a wildcard")
-    return value
-
-
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
@@ -103,7 +93,7 @@ class _Model(BaseModel):
     @field_validator("uris")
     @classmethod
     def _uris(cls, value: list[str]) -> list[str]:
-        return [_check_uri(v) for v in value]
+        return [check_uri_san(v) for v in value]
 
     @model_validator(mode="after")
     def _consistent(self) -> _Model:
