@@ -7,16 +7,21 @@ and the NetworkPolicy in each client namespace. Per service: a ServiceEntry, an 
 
 One client certificate serves every service: it names the client cluster, which is
 what the server admits, and it is the same cluster whatever the service.
+
+The certificate is issued here by a link CA (``issuer``), or it was issued elsewhere and
+is handed in (``credential``): the split-ownership layout, where a security team's stack
+owns the CA and the cluster teams never see its key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, Required, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from meshlink.istio import IstioApiVersion, IstioSpec, istio_custom_resource
 from meshlink.mesh import istio_objects as objects
@@ -71,21 +76,94 @@ def check_issuer(value: Any) -> Any:
     return value
 
 
+class LinkCredentialArgs(TypedDict):
+    """A gateway certificate issued elsewhere, for example by another team's stack and
+    read through a ``StackReference``."""
+
+    full_chain_pem: pulumi.Input[str]
+    """The leaf certificate followed by its issuing chain (``tls.crt``)."""
+    private_key_pem: pulumi.Input[str]
+    """The leaf's private key. Always handled as a secret, whatever it arrives as."""
+
+
+def _check_pem_input(value: Any, marker: str, what: str) -> Any:
+    if isinstance(value, pulumi.Output):
+        return value
+    if not isinstance(value, str) or marker not in value:
+        # The value is never repeated: it may be key material.
+        raise ValueError(f"expected {what} (a PEM block with '{marker}') or a pulumi Output")
+    return value
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    """A pre-issued certificate in the shape ``GatewayCredentialSecret`` takes."""
+
+    full_chain_pem: pulumi.Output[str]
+    private_key_pem: pulumi.Output[str]
+    """A secret Output."""
+
+
+class LinkCredential(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    full_chain_pem: Any
+    private_key_pem: Any
+
+    @field_validator("full_chain_pem")
+    @classmethod
+    def _chain(cls, value: Any) -> Any:
+        return _check_pem_input(value, "-----BEGIN CERTIFICATE-----", "a certificate chain")
+
+    @field_validator("private_key_pem")
+    @classmethod
+    def _key(cls, value: Any) -> Any:
+        return _check_pem_input(value, "PRIVATE KEY-----", "a private key")
+
+    def issued(self) -> IssuedCredential:
+        return IssuedCredential(
+            full_chain_pem=pulumi.Output.from_input(self.full_chain_pem),
+            private_key_pem=pulumi.Output.secret(self.private_key_pem),
+        )
+
+
+def check_one_source(
+    issuer: Any, credential: LinkCredential | None, *, trust_bundle: Any, trust_setting: str
+) -> None:
+    """The rules shared by both halves for where their certificates come from."""
+    if (issuer is None) == (credential is None):
+        raise ValueError(
+            "give exactly one of issuer (a link CA that issues the certificates here) or "
+            "credential (a certificate issued elsewhere)"
+        )
+    if credential is not None and trust_bundle is None:
+        raise ValueError(
+            f"{trust_setting} is required with credential: there is no issuer here whose "
+            "trust bundle could verify the peer"
+        )
+
+
 class LinkClientArgs(TypedDict, total=False):
     """The client cluster's half of a link. Pass the cluster's ``kubernetes.Provider``
-    through ``opts`` (``providers=[...]`` or ``provider=``)."""
+    through ``opts`` (``providers=[...]`` or ``provider=``). Give ``issuer`` or
+    ``credential``."""
 
     services: Required[Sequence[LinkedServiceArgs]]
-    issuer: Required[LinkIssuer]
+    issuer: LinkIssuer
     """The link CA that issues the client certificate."""
-    client_identity: Required[ClientIdentityArgs]
-    """The client certificate's SAN; the server admits it by this value."""
+    credential: LinkCredentialArgs
+    """Instead of ``issuer``: a client certificate issued elsewhere (EKU ``clientAuth``,
+    SAN = the identity the server admits)."""
+    client_identity: ClientIdentityArgs
+    """With ``issuer`` (required there): the client certificate's SAN; the server admits
+    it by this value. With ``credential`` the certificate already carries it."""
     client_namespaces: Required[Sequence[str]]
     """Namespaces of the client workloads: the link's routes are exported to them and
     the NetworkPolicy goes into each."""
     server_trust_bundle_pem: pulumi.Input[str]
     """What verifies the server certificates (``ca.crt`` of the client Secret). Defaults
-    to the issuer's trust bundle, right when one link CA issues both sides."""
+    to the issuer's trust bundle, right when one link CA issues both sides; required
+    with ``credential``."""
     egress_gateway: EgressGatewayArgs
     network_policy: ClientNetworkPolicyArgs
     readiness: IstioReadinessArgs
@@ -94,7 +172,8 @@ class LinkClientArgs(TypedDict, total=False):
     object_prefix: str
     """Prefix of every ``metadata.name`` (a DNS label); defaults to the component name."""
     rotation: Rotation
-    """Change it to replace the client certificate."""
+    """Change it to replace the client certificate (with ``issuer`` only: a credential is
+    rotated where it is issued)."""
     istio_api_version: Literal["v1", "v1beta1"]
 
 
@@ -102,8 +181,9 @@ class LinkClientSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     services: list[LinkedService] = Field(min_length=1)
-    issuer: Any
-    client_identity: ClientIdentity
+    issuer: Any = None
+    credential: LinkCredential | None = None
+    client_identity: ClientIdentity | None = None
     client_namespaces: list[KubernetesLabel] = Field(min_length=1)
     server_trust_bundle_pem: Any = None
     egress_gateway: EgressGatewaySettings = Field(default_factory=EgressGatewaySettings)
@@ -117,7 +197,7 @@ class LinkClientSettings(BaseModel):
     @field_validator("issuer")
     @classmethod
     def _issuer(cls, value: Any) -> Any:
-        return check_issuer(value)
+        return None if value is None else check_issuer(value)
 
     @field_validator("client_namespaces")
     @classmethod
@@ -125,6 +205,29 @@ class LinkClientSettings(BaseModel):
         if len(set(value)) != len(value):
             raise ValueError("lists a namespace twice")
         return value
+
+    @model_validator(mode="after")
+    def _certificate_source(self) -> LinkClientSettings:
+        check_one_source(
+            self.issuer,
+            self.credential,
+            trust_bundle=self.server_trust_bundle_pem,
+            trust_setting="server_trust_bundle_pem",
+        )
+        if self.issuer is not None and self.client_identity is None:
+            raise ValueError("client_identity is required with issuer: it is the certificate's SAN")
+        if self.credential is not None:
+            if self.client_identity is not None:
+                raise ValueError(
+                    "client_identity cannot be set with credential: the certificate already "
+                    "names the client, and a second value could only disagree with it"
+                )
+            if self.rotation is not None:
+                raise ValueError(
+                    "rotation cannot be set with credential: rotate the certificate where it "
+                    "is issued"
+                )
+        return self
 
 
 def default_prefix(name: str, where: str, setting: str = "object_prefix") -> str:
@@ -144,7 +247,7 @@ def client_problems(
     problems += check_names(
         prefix, [s.name for s in settings.services], prefix_setting="object_prefix"
     )
-    if settings.issuer.not_ready_reason:
+    if settings.issuer is not None and settings.issuer.not_ready_reason:
         problems.append(f"{where_prefix}issuer: {settings.issuer.not_ready_reason}")
     return problems
 
@@ -202,16 +305,22 @@ class LinkClient(pulumi.ComponentResource):
             else []
         )
 
-        leaf_args: LeafCertificateArgs = {"issuer": settings.issuer, "role": "client"}
-        if settings.client_identity.dns_name is not None:
-            leaf_args["dns_names"] = [settings.client_identity.dns_name]
+        self.certificate: LeafCertificate | IssuedCredential
+        identity = settings.client_identity
+        if settings.credential is not None:
+            self.certificate = settings.credential.issued()
         else:
-            leaf_args["uris"] = [settings.client_identity.san]
-        if settings.rotation is not None:
-            leaf_args["rotation"] = settings.rotation
-        self.certificate = LeafCertificate(
-            f"{name}-client-cert", leaf_args, opts=pulumi.ResourceOptions(parent=self)
-        )
+            assert identity is not None
+            leaf_args: LeafCertificateArgs = {"issuer": settings.issuer, "role": "client"}
+            if identity.dns_name is not None:
+                leaf_args["dns_names"] = [identity.dns_name]
+            else:
+                leaf_args["uris"] = [identity.san]
+            if settings.rotation is not None:
+                leaf_args["rotation"] = settings.rotation
+            self.certificate = LeafCertificate(
+                f"{name}-client-cert", leaf_args, opts=pulumi.ResourceOptions(parent=self)
+            )
         self.credential = GatewayCredentialSecret(
             f"{name}-client-credential",
             {
@@ -299,7 +408,8 @@ class LinkClient(pulumi.ComponentResource):
 
         self.egress_namespace: str = namespace
         self.fqdns: list[str] = [s.fqdn for s in settings.services]
-        self.client_san: str = settings.client_identity.san
+        self.client_san: str | None = identity.san if identity is not None else None
+        """The SAN of a certificate issued here; None for a credential issued elsewhere."""
         self.register_outputs(
             {
                 "egress_namespace": self.egress_namespace,

@@ -9,6 +9,9 @@ Server certificates are issued one per service, not one for all FQDNs: adding or
 removing a service then touches no other service's key, a leaked key impersonates one
 service only, and a certificate does not list every other service linked through the
 same gateway.
+
+Or the server certificate was issued elsewhere (``credential``, the split-ownership
+layout): then the one certificate, whose SANs list every FQDN, serves every service.
 """
 
 from __future__ import annotations
@@ -21,7 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from meshlink.istio import IstioApiVersion, IstioSpec, TLSProtocolVersion, istio_custom_resource
 from meshlink.mesh import istio_objects as objects
-from meshlink.mesh.client import check_issuer, default_prefix, group_versions
+from meshlink.mesh.client import (
+    IssuedCredential,
+    LinkCredential,
+    LinkCredentialArgs,
+    check_issuer,
+    check_one_source,
+    default_prefix,
+    group_versions,
+)
 from meshlink.mesh.common import MANAGED_BY
 from meshlink.mesh.gateways import (
     ExistingIngressGateway,
@@ -52,16 +63,20 @@ SERVER_KINDS = ("Gateway", "VirtualService", "PeerAuthentication")
 class LinkServerArgs(TypedDict, total=False):
     """The server cluster's half of a link. Pass the cluster's ``kubernetes.Provider``
     through ``opts``. Give ``ingress_gateway`` (meshlink deploys one) or
-    ``existing_ingress_gateway`` (meshlink adds its ports to it)."""
+    ``existing_ingress_gateway`` (meshlink adds its ports to it), and ``issuer`` or
+    ``credential``."""
 
     services: Required[Sequence[LinkedServiceArgs]]
-    issuer: Required[LinkIssuer]
-    """The link CA that issues the server certificates."""
+    issuer: LinkIssuer
+    """The link CA that issues the server certificates (one per service)."""
+    credential: LinkCredentialArgs
+    """Instead of ``issuer``: a server certificate issued elsewhere (EKU ``serverAuth``,
+    a DNS SAN for every service's FQDN), used for every service."""
     allowed_client_identities: Required[Sequence[str]]
     """Client certificate SANs (DNS names or URIs) the ingress Gateway admits."""
     client_trust_bundle_pem: pulumi.Input[str]
     """What verifies client certificates (``ca.crt`` of the server Secrets). Defaults to
-    the issuer's trust bundle."""
+    the issuer's trust bundle; required with ``credential``."""
     ingress_gateway: IngressGatewaySettingsArgs
     existing_ingress_gateway: ExistingIngressGatewaySettingsArgs
     readiness: IstioReadinessArgs
@@ -70,7 +85,8 @@ class LinkServerArgs(TypedDict, total=False):
     object_prefix: str
     """Prefix of every ``metadata.name``; defaults to the component name."""
     rotation: Rotation
-    """Change it to replace the server certificates."""
+    """Change it to replace the server certificates (with ``issuer`` only: a credential is
+    rotated where it is issued)."""
     min_tls_version: Literal["TLSV1_2", "TLSV1_3"]
     """Lowest TLS version the ingress Gateway accepts (default TLSV1_2)."""
     istio_api_version: Literal["v1", "v1beta1"]
@@ -80,7 +96,8 @@ class LinkServerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     services: list[LinkedService] = Field(min_length=1)
-    issuer: Any
+    issuer: Any = None
+    credential: LinkCredential | None = None
     allowed_client_identities: list[str] = Field(min_length=1)
     client_trust_bundle_pem: Any = None
     ingress_gateway: IngressGatewaySettings | None = None
@@ -95,7 +112,7 @@ class LinkServerSettings(BaseModel):
     @field_validator("issuer")
     @classmethod
     def _issuer(cls, value: Any) -> Any:
-        return check_issuer(value)
+        return None if value is None else check_issuer(value)
 
     @field_validator("allowed_client_identities")
     @classmethod
@@ -113,6 +130,16 @@ class LinkServerSettings(BaseModel):
                 "give exactly one of ingress_gateway (meshlink deploys the gateway) or "
                 "existing_ingress_gateway (meshlink adds the link ports to yours)"
             )
+        check_one_source(
+            self.issuer,
+            self.credential,
+            trust_bundle=self.client_trust_bundle_pem,
+            trust_setting="client_trust_bundle_pem",
+        )
+        if self.credential is not None and self.rotation is not None:
+            raise ValueError(
+                "rotation cannot be set with credential: rotate the certificate where it is issued"
+            )
         return self
 
 
@@ -121,7 +148,7 @@ def server_problems(settings: LinkServerSettings, prefix: str) -> list[str]:
     problems += check_names(
         prefix, [s.name for s in settings.services], prefix_setting="object_prefix"
     )
-    if settings.issuer.not_ready_reason:
+    if settings.issuer is not None and settings.issuer.not_ready_reason:
         problems.append(f"issuer: {settings.issuer.not_ready_reason}")
     return problems
 
@@ -214,20 +241,28 @@ class LinkServer(pulumi.ComponentResource):
         )
         min_tls = TLSProtocolVersion(settings.min_tls_version)
         self.certificates: dict[str, LeafCertificate] = {}
+        """The server certificates issued here, per service (empty with ``credential``)."""
+        self.credential: IssuedCredential | None = (
+            settings.credential.issued() if settings.credential is not None else None
+        )
         for service in settings.services:
-            leaf_args: LeafCertificateArgs = {
-                "issuer": settings.issuer,
-                "role": "server",
-                "dns_names": [service.fqdn],
-            }
-            if settings.rotation is not None:
-                leaf_args["rotation"] = settings.rotation
-            certificate = LeafCertificate(
-                f"{name}-{service.name}-server-cert",
-                leaf_args,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            self.certificates[service.name] = certificate
+            certificate: LeafCertificate | IssuedCredential
+            if self.credential is not None:
+                certificate = self.credential
+            else:
+                leaf_args: LeafCertificateArgs = {
+                    "issuer": settings.issuer,
+                    "role": "server",
+                    "dns_names": [service.fqdn],
+                }
+                if settings.rotation is not None:
+                    leaf_args["rotation"] = settings.rotation
+                certificate = LeafCertificate(
+                    f"{name}-{service.name}-server-cert",
+                    leaf_args,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+                self.certificates[service.name] = certificate
             credential_name = names.server_credential(service.name)
             GatewayCredentialSecret(
                 f"{name}-{service.name}-server-credential",

@@ -173,6 +173,10 @@ class OfflineMocks(pulumi_mocks.Mocks):
 
             resource_id, outputs = cloud_standins.stand_in(args.typ, args.name, inputs)
             return resource_id, outputs
+        if args.typ.startswith("random:"):
+            from meshlink.offline import random_emulation
+
+            return random_emulation.emulate(args.typ, args.name, inputs, seed=self.seed)
         if args.typ == STACK_REFERENCE_TYPE:
             return self._stack_reference(inputs.get("name", args.name))
         return f"{args.name}-id", inputs
