@@ -1,0 +1,97 @@
+"""The client team's stack: the client cluster, the private names of the linked services,
+and the egress side of the link.
+
+It reads the client certificate, its key and the trust bundle from the pki stack (the key
+stays a secret on the way) and the ingress address from the server stack. The server stack
+in turn needs this stack's NAT addresses for its allowlist, so the first ``pulumi up`` here
+runs without ``server_stack``: it creates the network, the cluster and the egress side and
+exports ``nat_addresses``. Once the server stack is up, set ``server_stack`` and run
+``pulumi up`` again to add the private DNS names that point at the ingress address.
+"""
+
+import pulumi
+
+from meshlink.config import (
+    PKI_OUTPUTS_PLAIN,
+    PKI_OUTPUTS_SECRET,
+    SERVER_OUTPUTS_PLAIN,
+    credential_from,
+    load_client_config,
+)
+from meshlink.gcp import (
+    LinkDnsZone,
+    LinkDnsZoneArgs,
+    MeshCluster,
+    MeshNetwork,
+    ProjectApis,
+    ServiceMeshFeature,
+)
+from meshlink.gcp.google_apis_dns import GoogleApisPrivateDns
+from meshlink.mesh import LinkClient
+from meshlink.stack_outputs import StackOutputs
+
+config = load_client_config()
+pki = StackOutputs("pki", config.pki_stack, plain=PKI_OUTPUTS_PLAIN, secret=PKI_OUTPUTS_SECRET)
+pki_outputs = {key: pki.require(key) for key in (*PKI_OUTPUTS_PLAIN, *PKI_OUTPUTS_SECRET)}
+server = (
+    StackOutputs("server", config.server_stack, plain=SERVER_OUTPUTS_PLAIN)
+    if config.server_stack
+    else None
+)
+
+side = config.client
+apis = ProjectApis("apis", {"projects": config.projects})
+mesh = ServiceMeshFeature(
+    "mesh",
+    {"fleet_project": config.fleet_project, "member_projects": [side.project]},
+    opts=pulumi.ResourceOptions(depends_on=apis.for_project(config.fleet_project)),
+)
+waits = pulumi.ResourceOptions(depends_on=apis.for_project(side.project))
+network = MeshNetwork(side.name, side.network_args(), opts=waits)
+cluster = MeshCluster(
+    side.name,
+    side.cluster_args(network, mesh_feature=mesh.feature_name, fleet_project=config.fleet_project),
+    opts=waits,
+)
+
+if server is not None:
+    dns_args: LinkDnsZoneArgs = {
+        "project": side.project,
+        "network": network.network_id,
+        "dns_name": config.dns.zone,
+        "fqdns": config.fqdns,
+        "address": server.require("ingress_address"),
+        "ttl": config.dns.ttl,
+    }
+    if config.dns.zone_name:
+        dns_args["zone_name"] = config.dns.zone_name
+    LinkDnsZone(f"{config.link_name}-names", dns_args, opts=waits)
+else:
+    pulumi.log.warn(
+        "server_stack is not set: the linked FQDNs do not resolve yet. Hand nat_addresses to "
+        "the server team, then set server_stack and run `pulumi up` again."
+    )
+if config.dns.google_apis != "none":
+    GoogleApisPrivateDns(
+        "google-apis",
+        {
+            "project": side.project,
+            "network": network.network_id,
+            "endpoint": config.dns.google_apis,
+        },
+        opts=waits,
+    )
+
+link = LinkClient(
+    config.link_name,
+    config.link_client_args(
+        credential=credential_from(pki_outputs, "client"),
+        server_trust_bundle_pem=pki_outputs["trust_bundle_pem"],
+        cluster=cluster,
+    ),
+    opts=pulumi.ResourceOptions(providers=[cluster.provider]),
+)
+
+pulumi.export("nat_addresses", network.nat_addresses)
+pulumi.export("fqdns", config.fqdns)
+pulumi.export("kubeconfig", cluster.kubeconfig)

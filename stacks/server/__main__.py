@@ -1,0 +1,73 @@
+"""The server team's stack: the server cluster, the ingress address and the ingress side of
+the link.
+
+It reads the server certificate, its key and the trust bundle from the pki stack; the key
+stays a secret on the way (``StackOutputs`` declares it secret, whatever the pki stack
+marked). The allowlist of the ingress gateway is the client cluster's NAT addresses, which
+the client team hands over (``pulumi stack output nat_addresses`` of the client stack) and
+which are set here as ``client_nat_addresses``: this stack cannot read them from the
+client stack, because the client stack needs this stack's ingress address first.
+"""
+
+import pulumi
+
+from meshlink.config import (
+    PKI_OUTPUTS_PLAIN,
+    PKI_OUTPUTS_SECRET,
+    credential_from,
+    load_server_config,
+)
+from meshlink.gcp import (
+    IngressAddress,
+    IngressAddressArgs,
+    MeshCluster,
+    MeshNetwork,
+    ProjectApis,
+    ServiceMeshFeature,
+)
+from meshlink.mesh import LinkServer
+from meshlink.stack_outputs import StackOutputs
+
+config = load_server_config()
+pki = StackOutputs("pki", config.pki_stack, plain=PKI_OUTPUTS_PLAIN, secret=PKI_OUTPUTS_SECRET)
+pki_outputs = {key: pki.require(key) for key in (*PKI_OUTPUTS_PLAIN, *PKI_OUTPUTS_SECRET)}
+
+side = config.server
+apis = ProjectApis("apis", {"projects": config.projects})
+mesh = ServiceMeshFeature(
+    "mesh",
+    {"fleet_project": config.fleet_project, "member_projects": [side.project]},
+    opts=pulumi.ResourceOptions(depends_on=apis.for_project(config.fleet_project)),
+)
+waits = pulumi.ResourceOptions(depends_on=apis.for_project(side.project))
+network = MeshNetwork(side.name, side.network_args(), opts=waits)
+cluster = MeshCluster(
+    side.name,
+    side.cluster_args(network, mesh_feature=mesh.feature_name, fleet_project=config.fleet_project),
+    opts=waits,
+)
+ingress_args: IngressAddressArgs = {
+    "project": side.project,
+    "region": side.region,
+    "client_nat_addresses": config.client_nat_addresses,
+    "network_tier": config.ingress_section.network_tier,
+}
+if config.ingress_section.address_name:
+    ingress_args["address_name"] = config.ingress_section.address_name
+ingress = IngressAddress(config.link_name, ingress_args, opts=waits)
+
+link = LinkServer(
+    config.link_name,
+    config.link_server_args(
+        credential=credential_from(pki_outputs, "server"),
+        client_trust_bundle_pem=pki_outputs["trust_bundle_pem"],
+        cluster=cluster,
+        ingress=ingress,
+    ),
+    opts=pulumi.ResourceOptions(providers=[cluster.provider]),
+)
+
+pulumi.export("ingress_address", ingress.address)
+pulumi.export("source_ranges", ingress.source_ranges)
+pulumi.export("fqdns", [s.fqdn for s in config.services])
+pulumi.export("kubeconfig", cluster.kubeconfig)
