@@ -7,7 +7,10 @@ STAMP := $(VENV)/.installed
 # Programs type-checked one by one: each is its own __main__ with its own import root.
 PROGRAMS := . $(wildcard stacks/*)
 
-.PHONY: venv tools test lint typecheck pytest clean
+.PHONY: venv tools render golden rehearse test lint typecheck pytest clean
+
+# The render clock of the committed golden files (tests/test_render_dev_stack.py uses the same).
+GOLDEN_NOW := 2026-01-01T00:00:00Z
 
 venv: $(STAMP)
 
@@ -15,6 +18,20 @@ $(STAMP): pyproject.toml constraints.txt requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# The dev stack, rendered offline for review: open rendered/summary.md first.
+render: $(STAMP)
+	$(BIN)/meshlink render . --stack dev --out rendered
+
+# Refresh the committed golden render after an intended change; the PR shows its diff.
+golden: $(STAMP)
+	$(BIN)/meshlink render . --stack dev --out tests/golden/dev --now $(GOLDEN_NOW)
+
+# Real MySQL traffic through the rendered link, and the refusal cases. Renders with the
+# current clock: certificates from the golden clock have long expired.
+rehearse: $(STAMP) tools
+	$(BIN)/meshlink render . --stack dev --out build/rehearse --include-private-keys
+	$(BIN)/meshlink rehearse build/rehearse
 
 # MariaDB and HAProxy for the rehearsal's end-to-end tests (installed with apt when missing).
 tools:

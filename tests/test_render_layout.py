@@ -130,3 +130,17 @@ def test_cli_rejects_a_bad_clock(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["render", str(PROGRAM), "--stack", "test", "--out", "x", "--now", "yesterday"])
     assert "--now" in capsys.readouterr().err
+
+
+def test_only_the_programs_own_modules_are_forgotten(tmp_path: Path) -> None:
+    """The project's virtualenv usually sits inside the program directory: its packages
+    must stay loaded, or resources still registering after the program returns break."""
+    from meshlink.offline.program import _is_program_local
+
+    venv_module = (
+        tmp_path / ".venv" / "lib" / "python3.11" / "site-packages" / "pulumi_tls" / "x.py"
+    )
+    assert _is_program_local("helpers", str(tmp_path / "helpers.py"), tmp_path)
+    assert not _is_program_local("pulumi_tls.x", str(venv_module), tmp_path)
+    assert not _is_program_local("meshlink.mesh", str(tmp_path / "meshlink" / "mesh.py"), tmp_path)
+    assert not _is_program_local("elsewhere", "/usr/lib/python3/elsewhere.py", tmp_path)

@@ -135,9 +135,18 @@ def _program_context(directory: Path) -> Iterator[None]:
         os.chdir(previous_cwd)
         sys.path.remove(str(directory))
         for name in set(sys.modules) - previous_modules:
-            module_file = getattr(sys.modules[name], "__file__", None) or ""
-            if name.split(".")[0] != "meshlink" and module_file.startswith(str(directory)):
+            if _is_program_local(name, getattr(sys.modules[name], "__file__", None), directory):
                 del sys.modules[name]
+
+
+def _is_program_local(module: str, module_file: str | None, directory: Path) -> bool:
+    """A module of the program's own, not meshlink and not an installed package (the
+    project's virtualenv often lives inside the program directory)."""
+    if not module_file or module.split(".")[0] == "meshlink":
+        return False
+    path = Path(module_file).resolve()
+    installed = "site-packages" in path.parts or path.is_relative_to(Path(sys.prefix).resolve())
+    return path.is_relative_to(directory) and not installed
 
 
 def execute(program: Program) -> None:

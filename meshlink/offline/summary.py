@@ -195,9 +195,13 @@ def write_summary(
         "| name | role | subject | SANs | EKU | key | validity | SHA-256 fingerprint |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for registration in run.registrations:
-        if registration.type.startswith("tls:") and "certPem" in registration.outputs:
-            lines.append(_certificate_row(registration.name, registration.outputs["certPem"]))
+    # Sorted by name: registration order depends on when each Output resolves.
+    certificates = sorted(
+        (r.name, r.outputs["certPem"])
+        for r in run.registrations
+        if r.type.startswith("tls:") and "certPem" in r.outputs
+    )
+    lines += [_certificate_row(name, pem) for name, pem in certificates]
     gcp_types = Counter(r.type for r in run.registrations if r.type.startswith("gcp:"))
     if gcp_types:
         lines += ["", "## GCP resources", "", "| type | count |", "|---|---|"]
