@@ -441,9 +441,14 @@ class ConfigReader:
         try:
             return model.model_validate(dict(values))
         except ValidationError as error:
-            self.problems.extend(
-                describe_validation_error(error, prefix=prefix, show_input=not secret)
-            )
+            lines = describe_validation_error(error, prefix=prefix, show_input=not secret)
+            if secret:
+                # Validators repeat a bad value in their message; a secret one must not be.
+                lines = [
+                    _without_value(line, item.get("input"))
+                    for line, item in zip(lines, error.errors(include_url=False), strict=True)
+                ]
+            self.problems.extend(lines)
             return None
 
     def _wrong_shape(self, key: str, expected: str, value: Any, *, secret: bool = False) -> Any:
@@ -467,6 +472,13 @@ class ConfigReader:
     def raise_if_problems(self) -> None:
         if self.problems:
             raise MeshlinkValidationError(_WHERE, list(dict.fromkeys(self.problems)))
+
+
+def _without_value(line: str, value: Any) -> str:
+    if isinstance(value, str | int | float) and str(value):
+        for shown in (repr(value), str(value)):
+            line = line.replace(shown, "<secret value>")
+    return line
 
 
 # --------------------------------------------------------------------------- validated parts
