@@ -43,6 +43,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	for program in $(PROGRAMS); do $(BIN)/mypy $$program/__main__.py || exit 1; done
 
 pytest: $(STAMP) tools
 	$(BIN)/pytest -q

@@ -100,8 +100,9 @@ def test_address_name_defaults_to_the_component_name() -> None:
 
 
 def test_nat_addresses_may_arrive_as_an_output() -> None:
-    late = pulumi.Output.from_input(["192.0.2.5"])
-    run = run_offline(lambda: _ingress(client_nat_addresses=late))
+    run = run_offline(
+        lambda: _ingress(client_nat_addresses=pulumi.Output.from_input(["192.0.2.5"]))
+    )
     assert run.outputs["source_ranges"] == ["192.0.2.5/32"]
 
 

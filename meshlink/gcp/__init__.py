@@ -15,6 +15,7 @@ from meshlink.gcp.cluster import (
     gke_kubeconfig,
 )
 from meshlink.gcp.fleet import ServiceMeshFeature, ServiceMeshFeatureArgs
+from meshlink.gcp.google_apis_dns import GoogleApisPrivateDns, GoogleApisPrivateDnsArgs
 from meshlink.gcp.link import (
     IngressAddress,
     IngressAddressArgs,
@@ -27,6 +28,8 @@ from meshlink.gcp.network import MeshNetwork, MeshNetworkArgs, check_networks_di
 __all__ = [
     "DEFAULT_SERVICES",
     "AuthorizedNetwork",
+    "GoogleApisPrivateDns",
+    "GoogleApisPrivateDnsArgs",
     "IngressAddress",
     "IngressAddressArgs",
     "LinkDnsZone",

@@ -7,7 +7,7 @@ that own only one cluster; ``EgressGateway``, ``IngressGateway`` and
 readiness gate every Istio object waits for.
 """
 
-from meshlink.mesh.client import LinkClient, LinkClientArgs
+from meshlink.mesh.client import LinkClient, LinkClientArgs, LinkCredentialArgs
 from meshlink.mesh.gateways import (
     EgressGateway,
     EgressGatewayArgs,
@@ -47,6 +47,7 @@ __all__ = [
     "IstioReadinessArgs",
     "LinkClient",
     "LinkClientArgs",
+    "LinkCredentialArgs",
     "LinkServer",
     "LinkServerArgs",
     "LinkedServiceArgs",
