@@ -90,8 +90,7 @@ from meshlink.gcp._validation import (
 from meshlink.gcp.cluster import MeshClusterSettings
 from meshlink.gcp.google_apis_dns import ENDPOINTS as GOOGLE_API_ENDPOINTS
 from meshlink.gcp.network import MeshNetworkSettings
-from meshlink.mesh import LinkClientArgs, LinkServerArgs, MeshLinkArgs
-from meshlink.mesh.client import LinkCredentialArgs
+from meshlink.mesh import LinkClientArgs, LinkCredentialArgs, LinkServerArgs, MeshLinkArgs
 from meshlink.mesh.gateways import EgressGatewaySettings, IngressGatewaySettings
 from meshlink.mesh.hardening import ClientNetworkPolicy
 from meshlink.mesh.identity import ClientIdentity

@@ -7,7 +7,7 @@ that own only one cluster; ``EgressGateway``, ``IngressGateway`` and
 readiness gate every Istio object waits for.
 """
 
-from meshlink.mesh.client import LinkClient, LinkClientArgs, LinkCredentialArgs
+from meshlink.mesh.client import LinkClient, LinkClientArgs
 from meshlink.mesh.gateways import (
     EgressGateway,
     EgressGatewayArgs,
@@ -26,6 +26,7 @@ from meshlink.mesh.link import MeshLink, MeshLinkArgs, MeshLinkClientArgs, MeshL
 from meshlink.mesh.readiness import CrdWaitTimeout, IstioCrdGate, IstioReadinessArgs
 from meshlink.mesh.server import LinkServer, LinkServerArgs
 from meshlink.mesh.services import LinkedServiceArgs
+from meshlink.mesh.side import LinkCredentialArgs
 
 __all__ = [
     "ClientIdentityArgs",

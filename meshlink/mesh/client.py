@@ -16,16 +16,15 @@ owns the CA and the cluster teams never see its key.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal, Required, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from meshlink.istio import IstioApiVersion, IstioSpec, istio_custom_resource
+from meshlink.istio import IstioApiVersion, IstioSpec
 from meshlink.mesh import istio_objects as objects
-from meshlink.mesh.common import EGRESS_PORT, MANAGED_BY
+from meshlink.mesh.common import EGRESS_PORT
 from meshlink.mesh.gateways import EgressGateway, EgressGatewayArgs, EgressGatewaySettings
 from meshlink.mesh.hardening import (
     ClientNetworkPolicy,
@@ -34,22 +33,19 @@ from meshlink.mesh.hardening import (
     egress_rules,
 )
 from meshlink.mesh.identity import ClientIdentity, ClientIdentityArgs
-from meshlink.mesh.naming import LinkNames, check_names
-from meshlink.mesh.readiness import IstioCrdGate, IstioReadinessArgs, IstioReadinessSettings
-from meshlink.mesh.services import LinkedService, LinkedServiceArgs, check_services
-from meshlink.pki import (
-    GatewayCredentialSecret,
-    LeafCertificate,
-    LeafCertificateArgs,
-    LinkIssuer,
-    Rotation,
+from meshlink.mesh.readiness import IstioReadinessArgs, IstioReadinessSettings
+from meshlink.mesh.services import LinkedService, LinkedServiceArgs
+from meshlink.mesh.side import (
+    IssuedCredential,
+    LinkCredential,
+    LinkCredentialArgs,
+    LinkSide,
+    check_issuer,
+    check_one_source,
+    peer_trust_bundle,
 )
-from meshlink.validation import (
-    KubernetesLabel,
-    MeshlinkValidationError,
-    check_dns1123_label,
-    validate_args,
-)
+from meshlink.pki import LeafCertificate, LeafCertificateArgs, LinkIssuer, Rotation
+from meshlink.validation import KubernetesLabel, validate_args
 
 CLIENT_KINDS = (
     "ServiceEntry",
@@ -58,89 +54,6 @@ CLIENT_KINDS = (
     "DestinationRule",
     "PeerAuthentication",
 )
-
-
-def group_versions(api_version: IstioApiVersion) -> dict[str, str]:
-    return {
-        "networking.istio.io": f"networking.istio.io/{api_version.value}",
-        "security.istio.io": f"security.istio.io/{api_version.value}",
-    }
-
-
-def check_issuer(value: Any) -> Any:
-    if not isinstance(value, LinkIssuer):
-        raise ValueError(
-            "expected a link CA (CertificateAuthority, ExistingCertificateAuthority or "
-            f"ExternallySignedCertificateAuthority), got {type(value).__name__}"
-        )
-    return value
-
-
-class LinkCredentialArgs(TypedDict):
-    """A gateway certificate issued elsewhere, for example by another team's stack and
-    read through a ``StackReference``."""
-
-    full_chain_pem: pulumi.Input[str]
-    """The leaf certificate followed by its issuing chain (``tls.crt``)."""
-    private_key_pem: pulumi.Input[str]
-    """The leaf's private key. Always handled as a secret, whatever it arrives as."""
-
-
-def _check_pem_input(value: Any, marker: str, what: str) -> Any:
-    if isinstance(value, pulumi.Output):
-        return value
-    if not isinstance(value, str) or marker not in value:
-        # The value is never repeated: it may be key material.
-        raise ValueError(f"expected {what} (a PEM block with '{marker}') or a pulumi Output")
-    return value
-
-
-@dataclass(frozen=True)
-class IssuedCredential:
-    """A pre-issued certificate in the shape ``GatewayCredentialSecret`` takes."""
-
-    full_chain_pem: pulumi.Output[str]
-    private_key_pem: pulumi.Output[str]
-    """A secret Output."""
-
-
-class LinkCredential(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
-
-    full_chain_pem: Any
-    private_key_pem: Any
-
-    @field_validator("full_chain_pem")
-    @classmethod
-    def _chain(cls, value: Any) -> Any:
-        return _check_pem_input(value, "-----BEGIN CERTIFICATE-----", "a certificate chain")
-
-    @field_validator("private_key_pem")
-    @classmethod
-    def _key(cls, value: Any) -> Any:
-        return _check_pem_input(value, "PRIVATE KEY-----", "a private key")
-
-    def issued(self) -> IssuedCredential:
-        return IssuedCredential(
-            full_chain_pem=pulumi.Output.from_input(self.full_chain_pem),
-            private_key_pem=pulumi.Output.secret(self.private_key_pem),
-        )
-
-
-def check_one_source(
-    issuer: Any, credential: LinkCredential | None, *, trust_bundle: Any, trust_setting: str
-) -> None:
-    """The rules shared by both halves for where their certificates come from."""
-    if (issuer is None) == (credential is None):
-        raise ValueError(
-            "give exactly one of issuer (a link CA that issues the certificates here) or "
-            "credential (a certificate issued elsewhere)"
-        )
-    if credential is not None and trust_bundle is None:
-        raise ValueError(
-            f"{trust_setting} is required with credential: there is no issuer here whose "
-            "trust bundle could verify the peer"
-        )
 
 
 class LinkClientArgs(TypedDict, total=False):
@@ -230,29 +143,7 @@ class LinkClientSettings(BaseModel):
         return self
 
 
-def default_prefix(name: str, where: str, setting: str = "object_prefix") -> str:
-    try:
-        return check_dns1123_label(name)
-    except ValueError as error:
-        raise MeshlinkValidationError(
-            where, [f"{setting}: derived from the component name, but {error}; set it"]
-        ) from None
-
-
-def client_problems(
-    settings: LinkClientSettings, prefix: str, *, where_prefix: str = ""
-) -> list[str]:
-    """Everything wrong with a client side that a single field's validation cannot see."""
-    problems = [f"{where_prefix}{p}" for p in check_services(settings.services)]
-    problems += check_names(
-        prefix, [s.name for s in settings.services], prefix_setting="object_prefix"
-    )
-    if settings.issuer is not None and settings.issuer.not_ready_reason:
-        problems.append(f"{where_prefix}issuer: {settings.issuer.not_ready_reason}")
-    return problems
-
-
-class LinkClient(pulumi.ComponentResource):
+class LinkClient(LinkSide):
     """Everything a link needs in the client cluster."""
 
     def __init__(
@@ -263,27 +154,18 @@ class LinkClient(pulumi.ComponentResource):
     ) -> None:
         where = f"LinkClient {name!r}"
         settings = validate_args(LinkClientSettings, args, where=where, show_input=False)
-        prefix = settings.object_prefix or default_prefix(name, where)
-        problems = client_problems(settings, prefix)
-        if problems:
-            raise MeshlinkValidationError(where, problems)
-        super().__init__("meshlink:index:LinkClient", name, None, opts)
-
-        names = LinkNames(prefix)
-        api_version = settings.istio_api_version
-        labels = {**MANAGED_BY, "app.kubernetes.io/part-of": "meshlink", "meshlink.io/link": prefix}
-        self.names = names
-        self.services = settings.services
-        self.objects: dict[str, list[str]] = {}
-
-        self.gate = IstioCrdGate(
-            f"{name}-istio-ready",
-            cluster=settings.cluster_name,
-            kinds=CLIENT_KINDS,
-            group_versions=group_versions(api_version),
-            settings=settings.readiness,
-            opts=pulumi.ResourceOptions(parent=self),
+        super().__init__(
+            "meshlink:index:LinkClient",
+            name,
+            settings,
+            where=where,
+            istio_kinds=CLIENT_KINDS,
+            opts=opts,
         )
+        names = self.names
+        api_version = settings.istio_api_version
+        self.services = settings.services
+
         gateway_settings = settings.egress_gateway.model_copy(
             update={
                 "namespace": settings.egress_gateway.namespace or names.egress_gateway_default(),
@@ -316,27 +198,17 @@ class LinkClient(pulumi.ComponentResource):
                 leaf_args["dns_names"] = [identity.dns_name]
             else:
                 leaf_args["uris"] = [identity.san]
-            if settings.rotation is not None:
-                leaf_args["rotation"] = settings.rotation
-            self.certificate = LeafCertificate(
-                f"{name}-client-cert", leaf_args, opts=pulumi.ResourceOptions(parent=self)
-            )
-        self.credential = GatewayCredentialSecret(
+            self.certificate = self._issue_leaf(f"{name}-client-cert", leaf_args, settings.rotation)
+        self.credential = self._credential_secret(
             f"{name}-client-credential",
-            {
-                "secret_name": names.client_credential(),
-                "namespace": namespace,
-                "certificate": self.certificate,
-                "peer_trust_bundle_pem": (
-                    settings.server_trust_bundle_pem
-                    if settings.server_trust_bundle_pem is not None
-                    else settings.issuer.trust_bundle_pem
-                ),
-                "labels": {"meshlink.io/link": prefix},
-            },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=in_egress_namespace),
+            secret_name=names.client_credential(),
+            namespace=namespace,
+            certificate=self.certificate,
+            peer_trust_bundle_pem=peer_trust_bundle(
+                settings.server_trust_bundle_pem, settings.issuer
+            ),
+            depends_on=in_egress_namespace,
         )
-        self._record("Secret", namespace, names.client_credential())
 
         export_to = objects.export_targets(namespace, settings.client_namespaces)
         istio_opts = pulumi.ResourceOptions(
@@ -344,16 +216,14 @@ class LinkClient(pulumi.ComponentResource):
         )
 
         def declare(resource_name: str, model: IstioSpec, metadata_name: str) -> None:
-            istio_custom_resource(
+            """Every Istio object of the client side goes into the egress gateway's namespace."""
+            self._declare(
                 resource_name,
                 model,
                 metadata_name=metadata_name,
                 namespace=namespace,
-                labels=labels,
-                api_version=api_version,
                 opts=istio_opts,
             )
-            self._record(model.KIND, namespace, metadata_name)
 
         declare(
             f"{name}-egress-subsets",
@@ -400,7 +270,7 @@ class LinkClient(pulumi.ComponentResource):
                         metadata_name=names.network_policy(),
                         namespace=client_namespace,
                         rules=rules,
-                        labels=labels,
+                        labels=self._labels,
                         opts=pulumi.ResourceOptions(parent=self),
                     )
                 )
@@ -419,6 +289,3 @@ class LinkClient(pulumi.ComponentResource):
                 "objects": self.objects,
             }
         )
-
-    def _record(self, kind: str, namespace: str, name: str) -> None:
-        self.objects.setdefault(kind, []).append(f"{namespace}/{name}")

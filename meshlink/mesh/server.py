@@ -22,18 +22,8 @@ from typing import Any, Literal, Required, TypedDict
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from meshlink.istio import IstioApiVersion, IstioSpec, TLSProtocolVersion, istio_custom_resource
+from meshlink.istio import IstioApiVersion, TLSProtocolVersion
 from meshlink.mesh import istio_objects as objects
-from meshlink.mesh.client import (
-    IssuedCredential,
-    LinkCredential,
-    LinkCredentialArgs,
-    check_issuer,
-    check_one_source,
-    default_prefix,
-    group_versions,
-)
-from meshlink.mesh.common import MANAGED_BY
 from meshlink.mesh.gateways import (
     ExistingIngressGateway,
     ExistingIngressGatewaySettings,
@@ -45,17 +35,19 @@ from meshlink.mesh.gateways import (
     StandaloneIngressGatewaySettings,
 )
 from meshlink.mesh.identity import check_identity
-from meshlink.mesh.naming import LinkNames, check_names
-from meshlink.mesh.readiness import IstioCrdGate, IstioReadinessArgs, IstioReadinessSettings
-from meshlink.mesh.services import LinkedService, LinkedServiceArgs, check_services
-from meshlink.pki import (
-    GatewayCredentialSecret,
-    LeafCertificate,
-    LeafCertificateArgs,
-    LinkIssuer,
-    Rotation,
+from meshlink.mesh.readiness import IstioReadinessArgs, IstioReadinessSettings
+from meshlink.mesh.services import LinkedService, LinkedServiceArgs
+from meshlink.mesh.side import (
+    IssuedCredential,
+    LinkCredential,
+    LinkCredentialArgs,
+    LinkSide,
+    check_issuer,
+    check_one_source,
+    peer_trust_bundle,
 )
-from meshlink.validation import KubernetesLabel, MeshlinkValidationError, validate_args
+from meshlink.pki import LeafCertificate, LeafCertificateArgs, LinkIssuer, Rotation
+from meshlink.validation import KubernetesLabel, validate_args
 
 SERVER_KINDS = ("Gateway", "VirtualService", "PeerAuthentication")
 
@@ -143,17 +135,7 @@ class LinkServerSettings(BaseModel):
         return self
 
 
-def server_problems(settings: LinkServerSettings, prefix: str) -> list[str]:
-    problems = check_services(settings.services)
-    problems += check_names(
-        prefix, [s.name for s in settings.services], prefix_setting="object_prefix"
-    )
-    if settings.issuer is not None and settings.issuer.not_ready_reason:
-        problems.append(f"issuer: {settings.issuer.not_ready_reason}")
-    return problems
-
-
-class LinkServer(pulumi.ComponentResource):
+class LinkServer(LinkSide):
     """Everything a link needs in the server cluster."""
 
     ingress_address: pulumi.Output[str | None]
@@ -168,27 +150,17 @@ class LinkServer(pulumi.ComponentResource):
     ) -> None:
         where = f"LinkServer {name!r}"
         settings = validate_args(LinkServerSettings, args, where=where, show_input=False)
-        prefix = settings.object_prefix or default_prefix(name, where)
-        problems = server_problems(settings, prefix)
-        if problems:
-            raise MeshlinkValidationError(where, problems)
-        super().__init__("meshlink:index:LinkServer", name, None, opts)
-
-        names = LinkNames(prefix)
-        api_version = settings.istio_api_version
-        labels = {**MANAGED_BY, "app.kubernetes.io/part-of": "meshlink", "meshlink.io/link": prefix}
-        link_ports = [s.link_port for s in settings.services]
-        self.names = names
-        self.objects: dict[str, list[str]] = {}
-
-        self.gate = IstioCrdGate(
-            f"{name}-istio-ready",
-            cluster=settings.cluster_name,
-            kinds=SERVER_KINDS,
-            group_versions=group_versions(api_version),
-            settings=settings.readiness,
-            opts=pulumi.ResourceOptions(parent=self),
+        super().__init__(
+            "meshlink:index:LinkServer",
+            name,
+            settings,
+            where=where,
+            istio_kinds=SERVER_KINDS,
+            opts=opts,
         )
+        names = self.names
+        api_version = settings.istio_api_version
+        link_ports = [s.link_port for s in settings.services]
         namespace_dependency: list[pulumi.Resource] = []
         self.ingress: IngressGateway | ExistingIngressGateway
         if settings.ingress_gateway is not None:
@@ -218,7 +190,7 @@ class LinkServer(pulumi.ComponentResource):
                 StandaloneExistingIngressGatewaySettings.model_validate(
                     {
                         **dict(existing),
-                        "field_manager": existing.field_manager or f"meshlink-{prefix}",
+                        "field_manager": existing.field_manager or f"meshlink-{self._prefix}",
                         "link_ports": link_ports,
                     }
                 ),
@@ -231,11 +203,7 @@ class LinkServer(pulumi.ComponentResource):
         else:
             self._record("ServicePatch", namespace, ingress.service_name)
 
-        trust = (
-            settings.client_trust_bundle_pem
-            if settings.client_trust_bundle_pem is not None
-            else settings.issuer.trust_bundle_pem
-        )
+        trust = peer_trust_bundle(settings.client_trust_bundle_pem, settings.issuer)
         istio_opts = pulumi.ResourceOptions(
             parent=self, depends_on=[self.gate, *namespace_dependency]
         )
@@ -255,27 +223,19 @@ class LinkServer(pulumi.ComponentResource):
                     "role": "server",
                     "dns_names": [service.fqdn],
                 }
-                if settings.rotation is not None:
-                    leaf_args["rotation"] = settings.rotation
-                certificate = LeafCertificate(
-                    f"{name}-{service.name}-server-cert",
-                    leaf_args,
-                    opts=pulumi.ResourceOptions(parent=self),
+                certificate = self._issue_leaf(
+                    f"{name}-{service.name}-server-cert", leaf_args, settings.rotation
                 )
                 self.certificates[service.name] = certificate
             credential_name = names.server_credential(service.name)
-            GatewayCredentialSecret(
+            self._credential_secret(
                 f"{name}-{service.name}-server-credential",
-                {
-                    "secret_name": credential_name,
-                    "namespace": namespace,
-                    "certificate": certificate,
-                    "peer_trust_bundle_pem": trust,
-                    "labels": {"meshlink.io/link": prefix},
-                },
-                opts=pulumi.ResourceOptions(parent=self, depends_on=namespace_dependency),
+                secret_name=credential_name,
+                namespace=namespace,
+                certificate=certificate,
+                peer_trust_bundle_pem=trust,
+                depends_on=namespace_dependency,
             )
-            self._record("Secret", namespace, credential_name)
             gateway_name = names.ingress_gateway(service.name)
             self._declare(
                 f"{name}-{service.name}-ingress-gateway",
@@ -288,8 +248,6 @@ class LinkServer(pulumi.ComponentResource):
                 ),
                 metadata_name=gateway_name,
                 namespace=namespace,
-                labels=labels,
-                api_version=api_version,
                 opts=istio_opts,
             )
             self._declare(
@@ -299,8 +257,6 @@ class LinkServer(pulumi.ComponentResource):
                 ),
                 metadata_name=names.server_virtual_service(service.name),
                 namespace=namespace,
-                labels=labels,
-                api_version=api_version,
                 opts=istio_opts,
             )
 
@@ -315,28 +271,3 @@ class LinkServer(pulumi.ComponentResource):
                 "objects": self.objects,
             }
         )
-
-    def _declare(
-        self,
-        resource_name: str,
-        model: IstioSpec,
-        *,
-        metadata_name: str,
-        namespace: str,
-        labels: dict[str, str],
-        api_version: IstioApiVersion,
-        opts: pulumi.ResourceOptions,
-    ) -> None:
-        istio_custom_resource(
-            resource_name,
-            model,
-            metadata_name=metadata_name,
-            namespace=namespace,
-            labels=labels,
-            api_version=api_version,
-            opts=opts,
-        )
-        self._record(model.KIND, namespace, metadata_name)
-
-    def _record(self, kind: str, namespace: str, name: str) -> None:
-        self.objects.setdefault(kind, []).append(f"{namespace}/{name}")

@@ -1,0 +1,257 @@
+"""What the two sides of a link, ``LinkClient`` and ``LinkServer``, have in common.
+
+Both take their certificate from a link CA (``issuer``) or as issued elsewhere
+(``credential``), validate the same way, wait for the Istio CRDs behind one readiness
+gate, label their objects alike and list them in the ``objects`` output. That logic
+lives here once, so the two sides cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypedDict
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from meshlink.istio import IstioApiVersion, IstioSpec, istio_custom_resource
+from meshlink.mesh.common import MANAGED_BY
+from meshlink.mesh.naming import LinkNames, check_names
+from meshlink.mesh.readiness import IstioCrdGate, IstioReadinessSettings
+from meshlink.mesh.services import LinkedService, check_services
+from meshlink.pki import (
+    GatewayCredentialSecret,
+    LeafCertificate,
+    LeafCertificateArgs,
+    LinkIssuer,
+    Rotation,
+)
+from meshlink.validation import MeshlinkValidationError, check_dns1123_label
+
+
+def group_versions(api_version: IstioApiVersion) -> dict[str, str]:
+    return {
+        "networking.istio.io": f"networking.istio.io/{api_version.value}",
+        "security.istio.io": f"security.istio.io/{api_version.value}",
+    }
+
+
+def check_issuer(value: Any) -> Any:
+    if not isinstance(value, LinkIssuer):
+        raise ValueError(
+            "expected a link CA (CertificateAuthority, ExistingCertificateAuthority or "
+            f"ExternallySignedCertificateAuthority), got {type(value).__name__}"
+        )
+    return value
+
+
+class LinkCredentialArgs(TypedDict):
+    """A gateway certificate issued elsewhere, for example by another team's stack and
+    read through a ``StackReference``."""
+
+    full_chain_pem: pulumi.Input[str]
+    """The leaf certificate followed by its issuing chain (``tls.crt``)."""
+    private_key_pem: pulumi.Input[str]
+    """The leaf's private key. Always handled as a secret, whatever it arrives as."""
+
+
+def _check_pem_input(value: Any, marker: str, what: str) -> Any:
+    if isinstance(value, pulumi.Output):
+        return value
+    if not isinstance(value, str) or marker not in value:
+        # The value is never repeated: it may be key material.
+        raise ValueError(f"expected {what} (a PEM block with '{marker}') or a pulumi Output")
+    return value
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    """A pre-issued certificate in the shape ``GatewayCredentialSecret`` takes."""
+
+    full_chain_pem: pulumi.Output[str]
+    private_key_pem: pulumi.Output[str]
+    """A secret Output."""
+
+
+class LinkCredential(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    full_chain_pem: Any
+    private_key_pem: Any
+
+    @field_validator("full_chain_pem")
+    @classmethod
+    def _chain(cls, value: Any) -> Any:
+        return _check_pem_input(value, "-----BEGIN CERTIFICATE-----", "a certificate chain")
+
+    @field_validator("private_key_pem")
+    @classmethod
+    def _key(cls, value: Any) -> Any:
+        return _check_pem_input(value, "PRIVATE KEY-----", "a private key")
+
+    def issued(self) -> IssuedCredential:
+        return IssuedCredential(
+            full_chain_pem=pulumi.Output.from_input(self.full_chain_pem),
+            private_key_pem=pulumi.Output.secret(self.private_key_pem),
+        )
+
+
+def check_one_source(
+    issuer: Any, credential: LinkCredential | None, *, trust_bundle: Any, trust_setting: str
+) -> None:
+    """The rules shared by both halves for where their certificates come from."""
+    if (issuer is None) == (credential is None):
+        raise ValueError(
+            "give exactly one of issuer (a link CA that issues the certificates here) or "
+            "credential (a certificate issued elsewhere)"
+        )
+    if credential is not None and trust_bundle is None:
+        raise ValueError(
+            f"{trust_setting} is required with credential: there is no issuer here whose "
+            "trust bundle could verify the peer"
+        )
+
+
+def default_prefix(name: str, where: str, setting: str = "object_prefix") -> str:
+    try:
+        return check_dns1123_label(name)
+    except ValueError as error:
+        raise MeshlinkValidationError(
+            where, [f"{setting}: derived from the component name, but {error}; set it"]
+        ) from None
+
+
+def peer_trust_bundle(given: Any, issuer: Any) -> Any:
+    """What verifies the peer's certificates: the bundle given, else the issuer's own,
+    which is right when one link CA issues both sides."""
+    return given if given is not None else issuer.trust_bundle_pem
+
+
+class SideSettings(Protocol):
+    """The validated settings both sides have, under the same names."""
+
+    @property
+    def services(self) -> list[LinkedService]: ...
+    @property
+    def issuer(self) -> Any: ...
+    @property
+    def object_prefix(self) -> str | None: ...
+    @property
+    def cluster_name(self) -> str: ...
+    @property
+    def readiness(self) -> IstioReadinessSettings: ...
+    @property
+    def istio_api_version(self) -> IstioApiVersion: ...
+
+
+class LinkSide(pulumi.ComponentResource):
+    """The part of ``LinkClient`` and ``LinkServer`` that does not depend on the side.
+
+    Checks what the settings' own validation cannot see, then registers the component and
+    its readiness gate, so a bad setting registers nothing. The methods declare the side's
+    certificates, Secrets and Istio objects as children, with the side's labels, and
+    record each object for the ``objects`` output.
+    """
+
+    names: LinkNames
+    objects: dict[str, list[str]]
+    """Per kind, the ``namespace/name`` of every Kubernetes object this side declared."""
+    gate: IstioCrdGate
+    """The readiness gate every Istio object of this side waits for."""
+
+    def __init__(
+        self,
+        type_token: str,
+        name: str,
+        settings: SideSettings,
+        *,
+        where: str,
+        istio_kinds: Sequence[str],
+        opts: pulumi.ResourceOptions | None,
+    ) -> None:
+        prefix = settings.object_prefix or default_prefix(name, where)
+        problems = check_services(settings.services)
+        problems += check_names(
+            prefix, [s.name for s in settings.services], prefix_setting="object_prefix"
+        )
+        if settings.issuer is not None and settings.issuer.not_ready_reason:
+            problems.append(f"issuer: {settings.issuer.not_ready_reason}")
+        if problems:
+            raise MeshlinkValidationError(where, problems)
+        super().__init__(type_token, name, None, opts)
+        api_version = settings.istio_api_version
+        self.names = LinkNames(prefix)
+        self.objects = {}
+        self._prefix = prefix
+        self._api_version = api_version
+        self._labels = {
+            **MANAGED_BY,
+            "app.kubernetes.io/part-of": "meshlink",
+            "meshlink.io/link": prefix,
+        }
+        self.gate = IstioCrdGate(
+            f"{name}-istio-ready",
+            cluster=settings.cluster_name,
+            kinds=istio_kinds,
+            group_versions=group_versions(api_version),
+            settings=settings.readiness,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _issue_leaf(
+        self, resource_name: str, leaf_args: LeafCertificateArgs, rotation: Rotation | None
+    ) -> LeafCertificate:
+        """A certificate issued here, replaced whenever ``rotation`` changes."""
+        if rotation is not None:
+            leaf_args = {**leaf_args, "rotation": rotation}
+        return LeafCertificate(resource_name, leaf_args, opts=pulumi.ResourceOptions(parent=self))
+
+    def _credential_secret(
+        self,
+        resource_name: str,
+        *,
+        secret_name: str,
+        namespace: str,
+        certificate: LeafCertificate | IssuedCredential,
+        peer_trust_bundle_pem: Any,
+        depends_on: Sequence[pulumi.Resource],
+    ) -> GatewayCredentialSecret:
+        """The Secret a gateway's ``credentialName`` names; ``depends_on`` holds the
+        gateway's namespace when it is declared here."""
+        secret = GatewayCredentialSecret(
+            resource_name,
+            {
+                "secret_name": secret_name,
+                "namespace": namespace,
+                "certificate": certificate,
+                "peer_trust_bundle_pem": peer_trust_bundle_pem,
+                "labels": {"meshlink.io/link": self._prefix},
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+        )
+        self._record("Secret", namespace, secret_name)
+        return secret
+
+    def _declare(
+        self,
+        resource_name: str,
+        model: IstioSpec,
+        *,
+        metadata_name: str,
+        namespace: str,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        istio_custom_resource(
+            resource_name,
+            model,
+            metadata_name=metadata_name,
+            namespace=namespace,
+            labels=self._labels,
+            api_version=self._api_version,
+            opts=opts,
+        )
+        self._record(model.KIND, namespace, metadata_name)
+
+    def _record(self, kind: str, namespace: str, name: str) -> None:
+        self.objects.setdefault(kind, []).append(f"{namespace}/{name}")
