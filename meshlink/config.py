@@ -1132,15 +1132,20 @@ class ServerStackConfig:
         )
 
 
+def _split_stack_side(
+    reader: ConfigReader, key: str, model: type[SideSection]
+) -> tuple[str | None, SideSection | None, MeshNetworkSettings | None]:
+    """The fleet project and the one side a cluster team's stack owns. Unless
+    ``fleet_project`` says otherwise, the fleet is that side's own project: the stack has no
+    other project to default to."""
+    fleet = _fleet(reader)
+    section, network = _side(reader, key, model, fleet_project=fleet or _peek_project(reader, key))
+    return fleet, section, network
+
+
 def load_server_config(namespace: str | None = None) -> ServerStackConfig:
     reader = ConfigReader(namespace or pulumi.get_project())
-    fleet = _fleet(reader)
-    server, network = _side(
-        reader,
-        "server",
-        ServerSection,
-        fleet_project=fleet or _peek_project(reader, "server"),
-    )
+    fleet, server, network = _split_stack_side(reader, "server", ServerSection)
     services = _services(reader)
     link_name = _link_name(reader, services)
     identity = reader.section(ClientIdentity, "client_identity", required=True)
@@ -1220,13 +1225,7 @@ class ClientStackConfig:
 
 def load_client_config(namespace: str | None = None) -> ClientStackConfig:
     reader = ConfigReader(namespace or pulumi.get_project())
-    fleet = _fleet(reader)
-    client, network = _side(
-        reader,
-        "client",
-        ClientSection,
-        fleet_project=fleet or _peek_project(reader, "client"),
-    )
+    fleet, client, network = _split_stack_side(reader, "client", ClientSection)
     policy = _client_policy(reader, cast(ClientSection | None, client))
     if client is not None and not cast(ClientSection, client).namespaces:
         reader.problems.append(
