@@ -66,7 +66,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, TypeVar, cast
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar, cast
 
 import pulumi
 import pulumi.runtime.config as runtime_config
@@ -78,6 +78,8 @@ from meshlink.gcp import (
     MeshClusterArgs,
     MeshNetwork,
     MeshNetworkArgs,
+    ProjectApis,
+    ServiceMeshFeature,
     check_networks_disjoint,
 )
 from meshlink.gcp._validation import (
@@ -107,6 +109,7 @@ from meshlink.pki import (
 )
 from meshlink.pki.authority import CertificateAuthorityModel
 from meshlink.pki.models import CaSubjectModel, KeyModel
+from meshlink.stack_outputs import StackOutputs
 from meshlink.validation import (
     Fqdn,
     KubernetesLabel,
@@ -1078,6 +1081,43 @@ PKI_OUTPUTS_PLAIN = (
 )
 PKI_OUTPUTS_SECRET = ("server_private_key_pem", "client_private_key_pem")
 """What the pki stack exports for the cluster stacks; the keys are secret on both ends."""
+
+
+def read_pki_stack(pki_stack: str) -> dict[str, pulumi.Output[Any]]:
+    """The pki stack's outputs a cluster stack takes, through one ``StackOutputs`` named
+    ``pki``. It declares the keys secret itself, so they stay secret whatever the pki stack
+    marked."""
+    pki = StackOutputs("pki", pki_stack, plain=PKI_OUTPUTS_PLAIN, secret=PKI_OUTPUTS_SECRET)
+    return {key: pki.require(key) for key in (*PKI_OUTPUTS_PLAIN, *PKI_OUTPUTS_SECRET)}
+
+
+class SideCluster(NamedTuple):
+    """A cluster team's network and cluster, as :func:`declare_side_cluster` declares them."""
+
+    network: MeshNetwork
+    cluster: MeshCluster
+    waits: pulumi.ResourceOptions
+    """Makes a resource wait for the side project's APIs."""
+
+
+def declare_side_cluster(side: Side, *, projects: list[str], fleet_project: str) -> SideCluster:
+    """What a cluster team's stack declares before its half of the link: the projects' APIs,
+    the fleet's service mesh feature with this side's project as its one member, and the
+    side's network and cluster."""
+    apis = ProjectApis("apis", {"projects": projects})
+    mesh = ServiceMeshFeature(
+        "mesh",
+        {"fleet_project": fleet_project, "member_projects": [side.project]},
+        opts=pulumi.ResourceOptions(depends_on=apis.for_project(fleet_project)),
+    )
+    waits = pulumi.ResourceOptions(depends_on=apis.for_project(side.project))
+    network = MeshNetwork(side.name, side.network_args(), opts=waits)
+    cluster = MeshCluster(
+        side.name,
+        side.cluster_args(network, mesh_feature=mesh.feature_name, fleet_project=fleet_project),
+        opts=waits,
+    )
+    return SideCluster(network, cluster, waits)
 
 
 @dataclass(frozen=True)

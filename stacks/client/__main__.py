@@ -12,27 +12,19 @@ exports ``nat_addresses``. Once the server stack is up, set ``server_stack`` and
 import pulumi
 
 from meshlink.config import (
-    PKI_OUTPUTS_PLAIN,
-    PKI_OUTPUTS_SECRET,
     SERVER_OUTPUTS_PLAIN,
     credential_from,
+    declare_side_cluster,
     load_client_config,
+    read_pki_stack,
 )
-from meshlink.gcp import (
-    LinkDnsZone,
-    LinkDnsZoneArgs,
-    MeshCluster,
-    MeshNetwork,
-    ProjectApis,
-    ServiceMeshFeature,
-)
+from meshlink.gcp import LinkDnsZone, LinkDnsZoneArgs
 from meshlink.gcp.google_apis_dns import GoogleApisPrivateDns
 from meshlink.mesh import LinkClient
 from meshlink.stack_outputs import StackOutputs
 
 config = load_client_config()
-pki = StackOutputs("pki", config.pki_stack, plain=PKI_OUTPUTS_PLAIN, secret=PKI_OUTPUTS_SECRET)
-pki_outputs = {key: pki.require(key) for key in (*PKI_OUTPUTS_PLAIN, *PKI_OUTPUTS_SECRET)}
+pki_outputs = read_pki_stack(config.pki_stack)
 server = (
     StackOutputs("server", config.server_stack, plain=SERVER_OUTPUTS_PLAIN)
     if config.server_stack
@@ -40,18 +32,8 @@ server = (
 )
 
 side = config.client
-apis = ProjectApis("apis", {"projects": config.projects})
-mesh = ServiceMeshFeature(
-    "mesh",
-    {"fleet_project": config.fleet_project, "member_projects": [side.project]},
-    opts=pulumi.ResourceOptions(depends_on=apis.for_project(config.fleet_project)),
-)
-waits = pulumi.ResourceOptions(depends_on=apis.for_project(side.project))
-network = MeshNetwork(side.name, side.network_args(), opts=waits)
-cluster = MeshCluster(
-    side.name,
-    side.cluster_args(network, mesh_feature=mesh.feature_name, fleet_project=config.fleet_project),
-    opts=waits,
+network, cluster, waits = declare_side_cluster(
+    side, projects=config.projects, fleet_project=config.fleet_project
 )
 
 if server is not None:

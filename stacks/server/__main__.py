@@ -12,39 +12,20 @@ client stack, because the client stack needs this stack's ingress address first.
 import pulumi
 
 from meshlink.config import (
-    PKI_OUTPUTS_PLAIN,
-    PKI_OUTPUTS_SECRET,
     credential_from,
+    declare_side_cluster,
     load_server_config,
+    read_pki_stack,
 )
-from meshlink.gcp import (
-    IngressAddress,
-    IngressAddressArgs,
-    MeshCluster,
-    MeshNetwork,
-    ProjectApis,
-    ServiceMeshFeature,
-)
+from meshlink.gcp import IngressAddress, IngressAddressArgs
 from meshlink.mesh import LinkServer
-from meshlink.stack_outputs import StackOutputs
 
 config = load_server_config()
-pki = StackOutputs("pki", config.pki_stack, plain=PKI_OUTPUTS_PLAIN, secret=PKI_OUTPUTS_SECRET)
-pki_outputs = {key: pki.require(key) for key in (*PKI_OUTPUTS_PLAIN, *PKI_OUTPUTS_SECRET)}
+pki_outputs = read_pki_stack(config.pki_stack)
 
 side = config.server
-apis = ProjectApis("apis", {"projects": config.projects})
-mesh = ServiceMeshFeature(
-    "mesh",
-    {"fleet_project": config.fleet_project, "member_projects": [side.project]},
-    opts=pulumi.ResourceOptions(depends_on=apis.for_project(config.fleet_project)),
-)
-waits = pulumi.ResourceOptions(depends_on=apis.for_project(side.project))
-network = MeshNetwork(side.name, side.network_args(), opts=waits)
-cluster = MeshCluster(
-    side.name,
-    side.cluster_args(network, mesh_feature=mesh.feature_name, fleet_project=config.fleet_project),
-    opts=waits,
+network, cluster, waits = declare_side_cluster(
+    side, projects=config.projects, fleet_project=config.fleet_project
 )
 ingress_args: IngressAddressArgs = {
     "project": side.project,
