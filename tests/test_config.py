@@ -345,16 +345,18 @@ def test_pulumi_yaml_declares_every_key_and_the_dev_stack_sets_only_declared_one
     assert all(d.get("description") for d in declared.values())
     stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
     assert {k.removeprefix("meshlink:") for k in stack} <= set(declared)
-    # Required keys (no default) are exactly the ones the loader requires.
-    required = {k for k, d in declared.items() if "default" not in d}
+    # The keys the loader requires say so first in their description.
+    required = {k for k, d in declared.items() if d["description"].startswith("Required.")}
     assert required == {"client", "server", "services", "client_identity", "dns", "ca"}
-    # Typed declarations use only the types Pulumi's project schema knows.
+    # The CLI's project schema types only these, and checks a default against its type, so
+    # an untyped (object-valued) declaration must not carry a default.
     assert {d["type"] for d in declared.values() if "type" in d} <= {
         "string",
         "integer",
         "boolean",
         "array",
     }
+    assert [k for k, d in declared.items() if "type" not in d and "default" in d] == []
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,8 @@ def edit_config(
     config: Mapping[str, str], key: str, path: str | None, value: Any
 ) -> dict[str, str]:
     """``config`` with the value of ``key`` (fully qualified) changed at ``path`` (``a.b[0].c``,
-    or None for the whole value); ``DELETE`` removes it."""
+    or None for the whole value; an unset key starts as an empty object); ``DELETE`` removes
+    it."""
     out = dict(config)
     if path is None:
         if value is DELETE:
@@ -70,7 +71,7 @@ def edit_config(
         else:
             out[key] = value if isinstance(value, str) else json.dumps(value)
         return out
-    current = json.loads(out[key])
+    current = json.loads(out.get(key, "{}"))
     edited = with_setting({"value": current}, f"value.{path}", value)["value"]
     out[key] = json.dumps(edited)
     return out
