@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Programs type-checked one by one: each is its own __main__ with its own import root.
 PROGRAMS := . $(wildcard stacks/*)
 
-.PHONY: venv tools render golden rehearse test lint typecheck pytest clean
+.PHONY: venv tools crds toolchain render golden rehearse test e2e lint typecheck pytest clean
 
 # The render clock of the committed golden files (tests/test_render_dev_stack.py uses the same).
 GOLDEN_NOW := 2026-01-01T00:00:00Z
@@ -37,6 +37,10 @@ rehearse: $(STAMP) tools
 tools:
 	bash scripts/ensure-rehearsal-tools.sh
 
+# The pinned Istio CRD sets, from the istio.io/api Go module into the toolchain cache (seconds).
+crds:
+	MESHLINK_TOOLCHAIN_PIECES=istio_crds bash scripts/toolchain.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -45,7 +49,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	for program in $(PROGRAMS); do $(BIN)/mypy $$program/__main__.py || exit 1; done
 
-pytest: $(STAMP) tools
+pytest: $(STAMP) tools crds
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest

@@ -1,8 +1,9 @@
 """Shared fixtures.
 
-``istio_crds`` locates the Istio CRD sets in ``<repository>/../shared/istio-crds``. Without
-them a schema test cannot prove anything, so it is skipped with the reason on a developer
-machine and fails in CI (``CI`` set), where a skip would look like a pass.
+``istio_crds`` locates the Istio CRD sets in the toolchain cache (``make crds`` fetches them
+from the ``istio.io/api`` Go module). Without them a schema test cannot prove anything, so it
+is skipped with the reason on a developer machine and fails in CI (``CI`` set), where a skip
+would look like a pass.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Validate Kubernetes manifests against the real Istio CRDs, the way the API server would.
 
-The CRD sets live next to the repository in ``../shared/istio-crds/`` (one multi-document
-YAML file per Istio release). For a manifest this checks, in order:
+The CRD sets are the ``kubernetes/customresourcedefinitions.gen.yaml`` files of the
+``istio.io/api`` Go module at the releases pinned in ``toolchain/versions.env``, fetched through
+the Go module proxy (verified by the Go checksum database) by ``scripts/toolchain.sh`` into the
+toolchain cache (``make crds``). For a manifest this checks, in order:
 
 1. ``apiVersion``/``kind`` name a served version of a CRD in the set;
 2. the version's ``openAPIV3Schema`` with ``jsonschema``, strictly: an object that lists
@@ -32,6 +34,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
+import subprocess
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -48,7 +52,11 @@ import yaml
 __all__ = [
     "CRD_DIR",
     "CRD_SETS",
+    "NEWEST",
+    "OLDEST",
     "RECORD",
+    "REFERENCE_DIR",
+    "REFERENCE_SETS",
     "CelRecord",
     "CelRule",
     "CrdSetUnavailable",
@@ -59,21 +67,58 @@ __all__ = [
     "validate_manifest",
 ]
 
-CRD_SETS: tuple[str, ...] = ("1.22.8", "1.30.3")
-"""The Istio releases every emitted object must validate against."""
+REPOSITORY = Path(__file__).resolve().parents[2]
 
-CRD_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "istio-crds"
-"""``<repository>/../shared/istio-crds``."""
+
+def _toolchain_env() -> dict[str, str]:
+    """Where ``scripts/toolchain.sh`` keeps the CRD sets, and which releases they are: the
+    script is the one place that knows the cache layout. ``MESHLINK_ISTIO_CRDS`` and
+    ``MESHLINK_ISTIO_CRD_SETS`` in the environment win (``make`` exports them)."""
+    if os.environ.get("MESHLINK_ISTIO_CRDS") and os.environ.get("MESHLINK_ISTIO_CRD_SETS"):
+        return dict(os.environ)
+    printed = subprocess.run(
+        ["bash", str(REPOSITORY / "scripts" / "toolchain.sh"), "env"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    pairs = (line.split("=", 1) for line in printed.splitlines() if "=" in line)
+    return {key: value.strip('"') for key, value in pairs}
+
+
+_ENV = _toolchain_env()
+
+CRD_SETS: tuple[str, ...] = tuple(_ENV["MESHLINK_ISTIO_CRD_SETS"].split())
+"""The Istio releases every emitted object must validate against, oldest first."""
+
+OLDEST, NEWEST = CRD_SETS
+"""The floor (the oldest release the module proxy serves) and the newest pinned release."""
+
+CRD_DIR = Path(_ENV["MESHLINK_ISTIO_CRDS"])
+"""The toolchain cache directory holding ``istio-<release>.yaml`` per set."""
 
 
 class CrdSetUnavailable(FileNotFoundError):
     """The CRD files are not where the harness expects them."""
 
 
-def crd_file(crd_set: str, directory: Path = CRD_DIR) -> Path:
-    if crd_set not in CRD_SETS:
-        raise ValueError(f"unknown CRD set {crd_set!r}; known: {', '.join(CRD_SETS)}")
-    return directory / f"istio-{crd_set}.yaml"
+REFERENCE_SETS: tuple[str, ...] = ("1.22.8", "1.30.3")
+"""Releases kept beside the repository in ``../shared/istio-crds`` on the project's own
+machines (not in a user's clone): 1.22.8 is the floor the design names, older than any
+release the module proxy serves, so it is checked wherever it is present."""
+
+REFERENCE_DIR = REPOSITORY.parent / "shared" / "istio-crds"
+
+
+def crd_file(crd_set: str, directory: Path | None = None) -> Path:
+    if crd_set in CRD_SETS:
+        default = CRD_DIR
+    elif crd_set in REFERENCE_SETS:
+        default = REFERENCE_DIR
+    else:
+        known = ", ".join((*CRD_SETS, *REFERENCE_SETS))
+        raise ValueError(f"unknown CRD set {crd_set!r}; known: {known}")
+    return (directory or default) / f"istio-{crd_set}.yaml"
 
 
 def missing_crd_files(directory: Path = CRD_DIR) -> list[Path]:
@@ -230,7 +275,7 @@ class _CrdVersion:
 
 
 @functools.cache
-def _load(crd_set: str, directory: Path = CRD_DIR) -> dict[tuple[str, str, str], _CrdVersion]:
+def _load(crd_set: str, directory: Path | None = None) -> dict[tuple[str, str, str], _CrdVersion]:
     path = crd_file(crd_set, directory)
     if not path.is_file():
         raise CrdSetUnavailable(f"Istio CRD set {crd_set} not found at {path}")
