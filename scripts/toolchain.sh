@@ -120,8 +120,7 @@ build_kubernetes_provider() {
      go mod download all >/dev/null 2>&1 || true
      go mod tidy -e >/dev/null
      version_flag="-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PROVIDER_VERSION"
-     go run -ldflags "$version_flag" ./cmd/pulumi-resource-kubernetes/generate.go schema.json . \
-         >/dev/null 2>&1 || go generate ./cmd/pulumi-resource-kubernetes
+     (cd cmd/pulumi-resource-kubernetes && VERSION=$KUBERNETES_PROVIDER_VERSION go run generate.go)
      go build -o "$out/bin/pulumi-resource-kubernetes" -ldflags "-s -w $version_flag" \
          ./cmd/pulumi-resource-kubernetes)
     rm -rf "$src"

@@ -51,7 +51,7 @@ class FixtureRender:
         key: ec.EllipticCurvePrivateKey,
     ) -> x509.Certificate:
         """A leaf under the fixture's issuing CA, for tests that swap a Secret's certificate."""
-        return _leaf(
+        return leaf_certificate(
             common_name,
             key,
             sans=sans,
@@ -85,11 +85,11 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def _key() -> ec.EllipticCurvePrivateKey:
+def new_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def _ca(
+def ca_certificate(
     common_name: str,
     key: ec.EllipticCurvePrivateKey,
     *,
@@ -127,7 +127,7 @@ def _ca(
     return builder.sign(signer, hashes.SHA256())
 
 
-def _leaf(
+def leaf_certificate(
     common_name: str,
     key: ec.EllipticCurvePrivateKey,
     *,
@@ -226,15 +226,17 @@ def write_render(
     )
     fixture = FixtureRender(root=root, links=tuple(links), client_san=client_identity)
 
-    root_key, issuing_key = _key(), _key()
-    root_ca = _ca("Link Root CA", root_key, issuer=None, now=now, serial=1)
-    issuing_ca = _ca("Link Issuing CA", issuing_key, issuer=(root_ca, root_key), now=now, serial=2)
+    root_key, issuing_key = new_key(), new_key()
+    root_ca = ca_certificate("Link Root CA", root_key, issuer=None, now=now, serial=1)
+    issuing_ca = ca_certificate(
+        "Link Issuing CA", issuing_key, issuer=(root_ca, root_key), now=now, serial=2
+    )
     issuer = (issuing_ca, issuing_key)
     keys: dict[str, ec.EllipticCurvePrivateKey] = {"root-ca": root_key, "issuing-ca": issuing_key}
     certs: dict[str, x509.Certificate] = {"root-ca": root_ca, "issuing-ca": issuing_ca}
 
-    client_key = _key()
-    client_leaf = _leaf(
+    client_key = new_key()
+    client_leaf = leaf_certificate(
         "egress-gateway",
         client_key,
         sans=[client_general_name],
@@ -299,8 +301,8 @@ def write_render(
     ingress_servers = []
     for index, link in enumerate(links):
         suffix = "" if index == 0 else f"-{index}"
-        server_key = _key()
-        server_leaf = _leaf(
+        server_key = new_key()
+        server_leaf = leaf_certificate(
             link.fqdn,
             server_key,
             sans=[x509.DNSName(link.fqdn)],
@@ -436,4 +438,4 @@ def write_render(
 def other_ca_pem(now: dt.datetime | None = None) -> str:
     """A CA certificate unrelated to the fixture's, for trust-bundle mutations."""
     now = now or dt.datetime.now(dt.UTC)
-    return pem(_ca("Unrelated CA", _key(), issuer=None, now=now, serial=99))
+    return pem(ca_certificate("Unrelated CA", new_key(), issuer=None, now=now, serial=99))

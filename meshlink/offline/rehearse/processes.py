@@ -90,7 +90,7 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def _listening_ports() -> set[int]:
+def listening_ports() -> set[int]:
     ports: set[int] = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with contextlib.suppress(OSError), open(table) as handle:
@@ -167,7 +167,7 @@ class ManagedProcess:
         while time.monotonic() < deadline:
             if not self.running():
                 raise ProcessError(f"{self.name} exited during start-up:\n{tail(self.log)}")
-            if wanted <= _listening_ports():
+            if wanted <= listening_ports():
                 return
             time.sleep(0.05)
         raise ProcessError(
