@@ -48,7 +48,7 @@ toolchain:
 
 # The real engine against two local Kubernetes control planes (see README: what it covers).
 e2e: $(STAMP) toolchain
-	$(BIN)/pytest -q -p no:cacheprovider tests/e2e
+	$(BIN)/pytest -q -p no:cacheprovider -o tmp_path_retention_policy=none tests/e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -503,6 +503,12 @@ class MeshCluster(pulumi.ComponentResource):
             name,
             kubeconfig=self.kubeconfig,
             cluster_identifier=context,
+            # Without it the Kubernetes provider replaces a Secret whose data changes, and a
+            # Secret with a fixed name is deleted before it is created again: every
+            # certificate rotation would leave the gateways without their credential for a
+            # moment. Mutable Secrets update in place (pulumi-kubernetes provider config
+            # `enableSecretMutable`; the real-engine suite shows the difference).
+            enable_secret_mutable=True,
             opts=child,
         )
 

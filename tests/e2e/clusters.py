@@ -301,6 +301,15 @@ def local_cluster(name: str, toolchain: Toolchain, parent: Path) -> Iterator[Loc
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def create_namespaces(cluster: LocalCluster, names: list[str]) -> None:
+    with cluster.api_client() as client:
+        api = kubernetes.client.CoreV1Api(client)
+        for name in names:
+            api.create_namespace(
+                kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=name))
+            )
+
+
 def crd_file_for(cluster: LocalCluster, toolchain: Toolchain) -> Path:
     """The client cluster gets the oldest pinned Istio CRD set and the server the newest, so
     one run puts each side's objects before a real API server of each release."""

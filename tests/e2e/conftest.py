@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 
 from meshlink.offline.rehearse.processes import listening_ports
-from tests.e2e.clusters import LocalCluster, local_cluster
+from tests.e2e.clusters import LocalCluster, create_namespaces, local_cluster
 from tests.e2e.engine import Engine
+from tests.e2e.link_program import CLIENT_NAMESPACES
 from tests.e2e.toolchain import Toolchain, ToolchainMissingError, load_toolchain
+from tests.support import mesh
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +30,42 @@ def toolchain() -> Toolchain:
         if os.environ.get("CI"):
             pytest.fail(f"{missing} (required in CI)", pytrace=False)
         pytest.skip(str(missing))
+
+
+APPLICATION_NAMESPACES = {
+    "client": list(CLIENT_NAMESPACES),
+    "server": sorted({s["target_host"].split(".")[1] for s in mesh.services(3)}),
+}
+"""What the clusters run before meshlink comes: the client applications' namespaces and the
+namespaces of the linked targets. They belong to the application teams, not to meshlink."""
+
+
+def toolchain_processes(toolchain: Toolchain) -> list[str]:
+    """Running processes whose executable is a toolchain binary (etcd, kube-apiserver,
+    pulumi, a provider plugin), as ``pid path``."""
+    roots = toolchain.binary_directories
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            exe = (proc / "exe").resolve()
+        except OSError:
+            continue
+        if any(root in exe.parents for root in roots):
+            found.append(f"{proc.name} {exe}")
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_running(toolchain: Toolchain) -> Iterator[None]:
+    """After the suite, no toolchain process may still run: every control plane, engine and
+    plugin the tests started has ended."""
+    yield
+    deadline = time.monotonic() + 10
+    while toolchain_processes(toolchain) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert toolchain_processes(toolchain) == []
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +81,8 @@ def clusters(
         local_cluster("server", toolchain, parent) as server,
     ):
         print(f"\ntwo control planes ready in {time.monotonic() - started:.1f} s")
+        create_namespaces(client, APPLICATION_NAMESPACES["client"])
+        create_namespaces(server, APPLICATION_NAMESPACES["server"])
         yield {"client": client, "server": server}
     ports = {port for cluster in (client, server) for port in cluster.ports}
     still_open = ports & listening_ports()

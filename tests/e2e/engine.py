@@ -12,14 +12,12 @@ Kubernetes provider plugin and Python dynamic providers in their own process.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pulumi import automation as auto
 
@@ -102,7 +100,41 @@ class Engine:
         )
 
 
-def exported_state(stack: auto.Stack) -> dict[str, Any]:
-    """``pulumi stack export`` as parsed JSON: what is at rest in the backend."""
-    deployment = stack.export_stack()
-    return json.loads(json.dumps(deployment.deployment))
+@dataclass(frozen=True)
+class Step:
+    op: str
+    type: str
+    name: str
+
+
+@dataclass
+class StepRecorder:
+    """Collects the engine's step events (``on_event``) of one operation: what it would do
+    (preview) or did (up, destroy) to each resource."""
+
+    steps: list[Step] = field(default_factory=list)
+
+    def __call__(self, event: auto.EngineEvent) -> None:
+        pre = event.resource_pre_event
+        if pre is None:
+            return
+        meta = pre.metadata
+        self.steps.append(
+            Step(
+                op=str(meta.op.value),
+                type=meta.type,
+                name=meta.urn.rsplit("::", 1)[-1],
+            )
+        )
+
+    def of(self, op: str) -> list[Step]:
+        return [step for step in self.steps if step.op == op]
+
+    def changed(self) -> list[Step]:
+        return [step for step in self.steps if step.op not in {"same", "read"}]
+
+
+def state_at_rest(engine: Engine, project: str, stack: str) -> str:
+    """The checkpoint file of the ``file://`` backend, as it is stored: what anyone who can
+    read the state bucket sees."""
+    return (engine.backend / ".pulumi" / "stacks" / project / f"{stack}.json").read_text()

@@ -138,8 +138,13 @@ def link_program(case: LinkCase, *, skip_await: bool = True) -> Callable[[], Non
             pulumi.runtime.register_resource_transform(_skip_await)
         client_kubeconfig = pulumi.Output.secret(case.client_kubeconfig)
         server_kubeconfig = pulumi.Output.secret(case.server_kubeconfig)
-        client_cluster = k8s.Provider("client-cluster", kubeconfig=client_kubeconfig)
-        server_cluster = k8s.Provider("server-cluster", kubeconfig=server_kubeconfig)
+        # As the README tells an organisation to declare its providers.
+        client_cluster = k8s.Provider(
+            "client-cluster", kubeconfig=client_kubeconfig, enable_secret_mutable=True
+        )
+        server_cluster = k8s.Provider(
+            "server-cluster", kubeconfig=server_kubeconfig, enable_secret_mutable=True
+        )
         issued = case.credentials
         server_args: dict[str, Any] = {
             "services": case.services,

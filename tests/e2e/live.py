@@ -74,7 +74,7 @@ def managed_objects(cluster: LocalCluster) -> list[str]:
         client = DynamicClient(api)
         for resource in client.resources.search():
             verbs = getattr(resource, "verbs", None) or []
-            if "list" not in verbs or "/" in resource.name:
+            if "list" not in verbs or "/" in resource.name or resource.kind.endswith("List"):
                 continue
             try:
                 listed = resource.get(label_selector=MANAGED_BY_LABEL)

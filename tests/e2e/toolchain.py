@@ -32,13 +32,12 @@ class Toolchain:
         """What goes first on ``PATH`` so the engine finds every plugin without a download."""
         return os.pathsep.join(str(p) for p in (self.pulumi_bin, self.kubernetes_provider_bin))
 
+    @property
+    def binary_directories(self) -> tuple[Path, ...]:
+        return (self.pulumi_bin, self.kubernetes_provider_bin, self.kubernetes_bin, self.etcd_bin)
+
     def binary(self, name: str) -> Path:
-        for directory in (
-            self.pulumi_bin,
-            self.kubernetes_provider_bin,
-            self.kubernetes_bin,
-            self.etcd_bin,
-        ):
+        for directory in self.binary_directories:
             candidate = directory / name
             if os.access(candidate, os.X_OK):
                 return candidate
