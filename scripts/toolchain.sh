@@ -89,7 +89,7 @@ require (
 
 replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e
 EOF
-    (cd "$src" && go mod tidy -e >/dev/null 2>&1 || true
+    (cd "$src"
      go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$PULUMI_VERSION"
      go build -o "$out/bin/pulumi" \
          -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
@@ -117,8 +117,7 @@ build_kubernetes_provider() {
     (cd "$src"
      go mod edit -dropreplace github.com/pulumi/pulumi-kubernetes/sdk/v4
      go mod edit -require "github.com/pulumi/pulumi-kubernetes/sdk/v4@v$KUBERNETES_PROVIDER_VERSION"
-     go mod download all >/dev/null 2>&1 || true
-     go mod tidy -e >/dev/null
+     go mod tidy
      version_flag="-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PROVIDER_VERSION"
      (cd cmd/pulumi-resource-kubernetes && VERSION=$KUBERNETES_PROVIDER_VERSION go run generate.go)
      go build -o "$out/bin/pulumi-resource-kubernetes" -ldflags "-s -w $version_flag" \
