@@ -31,12 +31,18 @@ from typing import Any
 import kubernetes
 import yaml
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from meshlink.offline.rehearse.processes import ManagedProcess, ProcessError, free_ports, tail
 from tests.e2e.toolchain import Toolchain
+from tests.support.rehearsal_fixture import (
+    ca_certificate,
+    key_pem,
+    leaf_certificate,
+    new_key,
+    pem,
+)
 
 START_TIMEOUT = 90.0
 CRD_TIMEOUT = 60.0
@@ -86,93 +92,41 @@ class LocalCluster:
         return kubernetes.client.ApiClient(configuration)
 
 
+def _write_private(path: Path, text: str) -> Path:
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
 def _serving_certificate(directory: Path) -> tuple[Path, Path, str]:
     """A CA and a serving certificate for 127.0.0.1/localhost; returns (cert, key, CA PEM)."""
     now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{directory.name} test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
+    ca_key, key = new_key(), new_key()
+    ca = ca_certificate(f"{directory.name} test CA", ca_key, issuer=None, now=now, serial=1)
+    serving = leaf_certificate(
+        "kube-apiserver",
+        key,
+        sans=[x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
+        usage=ExtendedKeyUsageOID.SERVER_AUTH,
+        issuer=(ca, ca_key),
+        now=now,
+        serial=2,
     )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName("localhost"),
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                ]
-            ),
-            critical=False,
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "serving.crt", directory / "serving.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_path.chmod(0o600)
-    return cert_path, key_path, ca.public_bytes(serialization.Encoding.PEM).decode()
+    cert_path = directory / "serving.crt"
+    cert_path.write_text(pem(serving))
+    return cert_path, _write_private(directory / "serving.key", key_pem(key)), pem(ca)
 
 
 def _service_account_keys(directory: Path) -> tuple[Path, Path]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private, public = directory / "sa.key", directory / "sa.pub"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    private.chmod(0o600)
+    """The key pair the API server signs and checks service-account tokens with."""
+    key = new_key()
+    public = directory / "sa.pub"
     public.write_bytes(
         key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     )
-    return private, public
+    return _write_private(directory / "sa.key", key_pem(key)), public
 
 
 def _wait_ready(cluster: LocalCluster, process: ManagedProcess, timeout: float) -> None:

@@ -1,14 +1,12 @@
-"""Where ``scripts/toolchain.sh`` put the real toolchain, read from the script itself so the
-cache layout is written down in one place."""
+"""The real toolchain ``make toolchain`` built, located through ``scripts/toolchain.sh``."""
 
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parents[2]
+from tests.support.toolchain import toolchain_env
 
 
 class ToolchainMissingError(RuntimeError):
@@ -45,14 +43,7 @@ class Toolchain:
 
 
 def load_toolchain() -> Toolchain:
-    printed = subprocess.run(
-        ["bash", str(REPOSITORY / "scripts" / "toolchain.sh"), "env"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    pairs = (line.split("=", 1) for line in printed.splitlines() if "=" in line)
-    env = {key: value.strip('"') for key, value in pairs}
+    env = toolchain_env()
     toolchain = Toolchain(
         pulumi_bin=Path(env["MESHLINK_PULUMI_BIN"]),
         kubernetes_provider_bin=Path(env["MESHLINK_KUBERNETES_PROVIDER_BIN"]),

@@ -35,7 +35,6 @@ from __future__ import annotations
 import copy
 import functools
 import os
-import subprocess
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -48,6 +47,8 @@ import celpy.celtypes
 import celpy.evaluation
 import jsonschema
 import yaml
+
+from tests.support.toolchain import REPOSITORY, toolchain_env
 
 __all__ = [
     "CRD_DIR",
@@ -67,23 +68,13 @@ __all__ = [
     "validate_manifest",
 ]
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-
 
 def _toolchain_env() -> dict[str, str]:
-    """Where ``scripts/toolchain.sh`` keeps the CRD sets, and which releases they are: the
-    script is the one place that knows the cache layout. ``MESHLINK_ISTIO_CRDS`` and
-    ``MESHLINK_ISTIO_CRD_SETS`` in the environment win (``make`` exports them)."""
+    """``MESHLINK_ISTIO_CRDS`` and ``MESHLINK_ISTIO_CRD_SETS`` from the environment when both
+    are set, otherwise from ``scripts/toolchain.sh``."""
     if os.environ.get("MESHLINK_ISTIO_CRDS") and os.environ.get("MESHLINK_ISTIO_CRD_SETS"):
         return dict(os.environ)
-    printed = subprocess.run(
-        ["bash", str(REPOSITORY / "scripts" / "toolchain.sh"), "env"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    pairs = (line.split("=", 1) for line in printed.splitlines() if "=" in line)
-    return {key: value.strip('"') for key, value in pairs}
+    return toolchain_env()
 
 
 _ENV = _toolchain_env()
