@@ -111,8 +111,9 @@ if config.demo.enabled:
     if config.demo.revision:
         demo_args["revision"] = config.demo.revision
     demo = MySqlDemo("demo", demo_args)
-    # The link's NetworkPolicy goes into the demo client namespace.
-    link_waits_for.append(demo.client_namespace)
+    # The link's NetworkPolicy goes into the demo client namespace, and the target's
+    # AuthorizationPolicy and PeerAuthentication into the demo server namespace.
+    link_waits_for += [demo.client_namespace, demo.server_namespace]
 
 if issuer.not_ready_reason:
     # First run of an externally signed CA: only its key and request exist so far.

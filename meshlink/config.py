@@ -97,7 +97,7 @@ from meshlink.mesh.gateways import EgressGatewaySettings, IngressGatewaySettings
 from meshlink.mesh.hardening import ClientNetworkPolicy
 from meshlink.mesh.identity import ClientIdentity
 from meshlink.mesh.naming import check_names
-from meshlink.mesh.services import LinkedService, check_services
+from meshlink.mesh.services import LinkedService, check_services, check_target_policies
 from meshlink.pki import (
     CertificateAuthority,
     ExistingCertificateAuthority,
@@ -225,6 +225,8 @@ ImageRef = Annotated[str, AfterValidator(check_image)]
 DEMO_MYSQL_SERVICE = "mysql"
 """The demo MySQL server's Service name."""
 DEMO_MYSQL_PORT = 3306
+DEMO_MYSQL_SELECTOR = {"app.kubernetes.io/name": "mysql"}
+"""The demo MySQL server's pod selector, which the link's target policies select too."""
 
 
 class DemoSection(_Section):
@@ -626,10 +628,14 @@ def _client_policy(reader: ConfigReader, section: ClientSection | None) -> Clien
     return policy or ClientNetworkPolicy()
 
 
-def _services(reader: ConfigReader) -> list[LinkedService] | None:
+def _services(reader: ConfigReader, *, server_side: bool = True) -> list[LinkedService] | None:
+    """The linked services; ``server_side`` when the program declares the server half,
+    which needs each target's pod labels for its policies."""
     services = reader.items(LinkedService, "services", required=True)
     if services is not None:
         reader.problems.extend(check_services(services, setting=reader.path("services")))
+        if server_side:
+            reader.problems.extend(check_target_policies(services, setting=reader.path("services")))
     return services
 
 
@@ -753,6 +759,13 @@ def _demo(reader: ConfigReader, services: Sequence[LinkedService] | None) -> Dem
             f"{where}.target_host: the demo MySQL server is {demo.target_host!r} "
             f"({prefix}server_namespace), but the link targets {service.target_host!r}"
         )
+    if service.target_labels is not None and not (
+        service.target_labels.items() <= DEMO_MYSQL_SELECTOR.items()
+    ):
+        reader.problems.append(
+            f"{where}.target_labels: the demo MySQL pods are selected by "
+            f"{DEMO_MYSQL_SELECTOR}; {service.target_labels} would leave them unprotected"
+        )
     if service.target_port != DEMO_MYSQL_PORT:
         reader.problems.append(
             f"{where}.target_port: the demo MySQL server listens on {DEMO_MYSQL_PORT}, not "
@@ -859,8 +872,19 @@ def source_ranges(ingress: IngressAddress, count: int) -> list[pulumi.Output[str
     return [entry(index) for index in range(count)]
 
 
+def managed_mesh_trust_domain(fleet_project: str) -> str:
+    """The trust domain of a GKE workload's mesh identity: Google documents GKE workload
+    SPIFFE IDs as ``spiffe://PROJECT_ID.svc.id.goog/ns/NAMESPACE/sa/SERVICE_ACCOUNT``
+    (https://cloud.google.com/iam/docs/managed-workload-identity, "SPIFFE
+    interoperability"), the fleet project's workload identity pool. The ingress gateway's
+    principal in the targets' AuthorizationPolicies carries it. That managed Cloud
+    Service Mesh's mesh CA issues exactly this trust domain is not confirmed without a
+    fleet; ``cluster.local`` is listed beside it (see ``trust_domains``)."""
+    return f"{fleet_project}.svc.id.goog"
+
+
 def _service_args(services: Sequence[LinkedService]) -> list[dict[str, Any]]:
-    return [service.model_dump() for service in services]
+    return [service.model_dump(exclude_none=True) for service in services]
 
 
 @dataclass(frozen=True)
@@ -925,6 +949,7 @@ class DevStackConfig:
                 },
                 "readiness": {"kubeconfig": server_cluster.kubeconfig},
                 "cluster_name": server_cluster.cluster_name,
+                "trust_domains": [managed_mesh_trust_domain(self.fleet_project), "cluster.local"],
             },
             "link_ca": issuer,
             "client_identity": self.client_identity.model_dump(exclude_none=True),
@@ -1168,6 +1193,7 @@ class ServerStackConfig:
                 "object_prefix": self.link_name,
                 "min_tls_version": self.tls.min_version,
                 "istio_api_version": self.gateways.istio_api_version,
+                "trust_domains": [managed_mesh_trust_domain(self.fleet_project), "cluster.local"],
             },
         )
 
@@ -1271,7 +1297,7 @@ def load_client_config(namespace: str | None = None) -> ClientStackConfig:
         reader.problems.append(
             f"{reader.path('client')}.namespaces: name at least one namespace of client workloads"
         )
-    services = _services(reader)
+    services = _services(reader, server_side=False)
     link_name = _link_name(reader, services)
     dns = _dns(reader, services, policy)
     pki_stack = reader.text("pki_stack", required=True, check=check_stack_name)

@@ -26,7 +26,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from meshlink.config import DEMO_MYSQL_PORT, DEMO_MYSQL_SERVICE, ImageRef
+from meshlink.config import DEMO_MYSQL_PORT, DEMO_MYSQL_SELECTOR, DEMO_MYSQL_SERVICE, ImageRef
 from meshlink.mesh.common import untyped
 from meshlink.validation import Fqdn, KubernetesLabel, Port, validate_args
 
@@ -216,7 +216,7 @@ class MySqlDemo(pulumi.ComponentResource):
 
     def _server(self, name: str, settings: MySqlDemoSettings, secret: k8s.core.v1.Secret) -> None:
         labels = _labels("mysql")
-        selector = {"app.kubernetes.io/name": "mysql"}
+        selector = dict(DEMO_MYSQL_SELECTOR)
         opts = pulumi.ResourceOptions(
             parent=self,
             provider=settings.server_provider,

@@ -116,6 +116,7 @@ def test_reusing_an_existing_ingress_gateway_patches_its_service(istio_crds: Pat
         "namespace": "istio-ingress",
         "service_name": "istio-ingressgateway",
         "labels": {"istio": "ingressgateway", "app": "istio-ingressgateway"},
+        "service_account": "istio-ingressgateway",
     }
     run = mesh.run_link(
         _program(server__ingress_gateway=mesh.DELETE, server__existing_ingress_gateway=existing)
@@ -134,7 +135,15 @@ def test_reusing_an_existing_ingress_gateway_patches_its_service(istio_crds: Pat
     server_kinds = {m["kind"] for m in objects(run, "Deployment", SERVER)}
     assert server_kinds == set()
     assert objects(run, "Namespace", SERVER) == []
-    assert objects(run, "PeerAuthentication", SERVER) == []
+    # The only PeerAuthentications are the targets' own, none in the gateway's namespace.
+    assert {p["metadata"]["namespace"] for p in objects(run, "PeerAuthentication", SERVER)} == {
+        "db"
+    }
+    for policy in objects(run, "AuthorizationPolicy", SERVER):
+        (rule,) = policy["spec"]["rules"]
+        assert rule["from"][0]["source"]["principals"] == [
+            "cluster.local/ns/istio-ingress/sa/istio-ingressgateway"
+        ]
     for gateway in objects(run, "Gateway", SERVER):
         assert gateway["metadata"]["namespace"] == "istio-ingress"
         assert gateway["spec"]["selector"] == existing["labels"]
@@ -154,6 +163,7 @@ def test_reused_gateway_field_manager_can_be_pinned() -> None:
         "namespace": "istio-ingress",
         "service_name": "istio-ingressgateway",
         "labels": {"istio": "ingressgateway"},
+        "service_account": "istio-ingressgateway",
         "field_manager": "platform-team-links",
         "address": "198.51.100.99",
     }

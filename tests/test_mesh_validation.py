@@ -63,6 +63,35 @@ def link_with(**settings: Any) -> Any:
 
 # (setting path -> value, text the message must contain)
 CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
+    "target without pod labels": (
+        {"services[1].target_labels": mesh.DELETE},
+        ["services[1].target_labels: required", "services[1].target_policies: false"],
+    ),
+    "target outside the cluster without a namespace": (
+        {"services[0].target_host": "mysql.example.net"},
+        ["services[0].target_namespace: 'mysql.example.net' is not a Kubernetes Service name"],
+    ),
+    "target labels with policies off": (
+        {"services[0].target_policies": False},
+        ["services[0]: target_labels only select the target for its policies"],
+    ),
+    "empty target labels": ({"services[0].target_labels": {}}, ["services[0].target_labels"]),
+    "bad trust domain": ({"server.trust_domains": ["Not A Domain"]}, ["server.trust_domains"]),
+    "client namespace is the egress gateway's": (
+        {"client.namespaces": ["orders", "mysql-link-egress"]},
+        ["client.namespaces: 'mysql-link-egress' is the egress gateway's namespace"],
+    ),
+    "existing gateway without its service account": (
+        {
+            "server.ingress_gateway": mesh.DELETE,
+            "server.existing_ingress_gateway": {
+                "namespace": "istio-ingress",
+                "service_name": "istio-ingressgateway",
+                "labels": {"istio": "ingressgateway"},
+            },
+        },
+        ["server.existing_ingress_gateway.service_account: required"],
+    ),
     "duplicate service name": (
         {"services[1].name": "mysql"},
         ["services[1].name: mysql is already used by services[0]"],

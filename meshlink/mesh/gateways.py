@@ -34,7 +34,6 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from meshlink.istio import IstioApiVersion
 from meshlink.mesh.common import (
     EGRESS_PORT,
     MANAGED_BY,
@@ -50,7 +49,6 @@ from meshlink.mesh.common import (
     untyped,
     validated_later,
 )
-from meshlink.mesh.istio_objects import strict_peer_authentication
 from meshlink.validation import (
     KubernetesLabel,
     KubernetesName,
@@ -103,8 +101,6 @@ class GatewayArgs(TypedDict, total=False):
     """Pin the gateway to a node pool, e.g. one whose egress the VPC firewall allows."""
     tolerations: Sequence[Mapping[str, Any]]
     """Tolerations for a dedicated gateway node pool, as Kubernetes writes them."""
-    strict_mtls: bool
-    """Declare a STRICT PeerAuthentication for the gateway's pods (default True)."""
 
 
 class EgressGatewayArgs(GatewayArgs, total=False):
@@ -148,6 +144,9 @@ class ExistingIngressGatewaySettingsArgs(TypedDict, total=False):
     """Its Service (required); the link ports are added to it."""
     labels: Mapping[str, str]
     """Its pods' selector labels (required), for the Istio ``Gateway`` selector."""
+    service_account: str
+    """Its pods' service account: the mesh identity the targets' AuthorizationPolicies
+    admit. Required while any service has ``target_policies`` on."""
     field_manager: str
     """Server-side-apply field manager that owns the added ports. Defaults to
     ``meshlink-<component name>``; keep it stable, it is how the ports are removed."""
@@ -179,7 +178,6 @@ class GatewaySettings(BaseModel):
     resources: GatewayResources = Field(default_factory=GatewayResources)
     node_selector: Labels = Field(default_factory=dict)
     tolerations: list[dict[str, Any]] = Field(default_factory=list)
-    strict_mtls: bool = True
 
 
 class EgressGatewaySettings(GatewaySettings):
@@ -221,6 +219,7 @@ class ExistingIngressGatewaySettings(BaseModel):
     namespace: KubernetesLabel
     service_name: KubernetesLabel
     labels: Selector
+    service_account: KubernetesName | None = None
     field_manager: str | None = Field(default=None, min_length=1, max_length=128)
     address: IpAddress | None = None
 
@@ -282,11 +281,14 @@ class GatewayRef:
         name: str,
         labels: Mapping[str, str],
         service_name: str,
+        service_account: str | None,
     ) -> None:
         self.namespace = namespace
         self.name = name
         self.labels = dict(labels)
         self.service_name = service_name
+        self.service_account = service_account
+        """Its pods' service account (their mesh identity); None when not known."""
 
     @property
     def service_host(self) -> str:
@@ -317,8 +319,6 @@ class _GatewayWorkload:
         *,
         where: str,
         component: str,
-        istio_gate: pulumi.Resource | None,
-        api_version: IstioApiVersion,
         pod_sysctls: Sequence[Mapping[str, str]] = (),
     ) -> None:
         self.namespace, self.name = resolved_names(settings, resource_name, where=where)
@@ -457,22 +457,6 @@ class _GatewayWorkload:
             spec={"min_available": 1, "selector": {"match_labels": self.labels}},
             opts=in_namespace,
         )
-        self.peer_authentication = (
-            strict_peer_authentication(
-                f"{resource_name}-strict-mtls",
-                metadata_name=f"{self.name}-strict-mtls",
-                namespace=self.namespace,
-                selector=self.labels,
-                labels=self.object_labels,
-                api_version=api_version,
-                opts=pulumi.ResourceOptions(
-                    parent=owner,
-                    depends_on=[*depends, *([istio_gate] if istio_gate is not None else [])],
-                ),
-            )
-            if settings.strict_mtls
-            else None
-        )
 
 
 class EgressGateway(pulumi.ComponentResource):
@@ -480,7 +464,7 @@ class EgressGateway(pulumi.ComponentResource):
 
     Client sidecars reach it over mesh mTLS on port 15443 and it originates the link
     TLS. Pass the client cluster's provider through ``opts`` (``provider=`` or
-    ``providers=``) and its :class:`~meshlink.mesh.IstioCrdGate` as ``istio_gate``.
+    ``providers=``).
     """
 
     def __init__(
@@ -488,8 +472,6 @@ class EgressGateway(pulumi.ComponentResource):
         name: str,
         args: EgressGatewayArgs | EgressGatewaySettings | None = None,
         *,
-        istio_gate: pulumi.Resource | None = None,
-        api_version: IstioApiVersion = IstioApiVersion.V1,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         where = f"EgressGateway {name!r}"
@@ -502,8 +484,6 @@ class EgressGateway(pulumi.ComponentResource):
             settings,
             where=where,
             component="egress-gateway",
-            istio_gate=istio_gate,
-            api_version=api_version,
         )
         self.workload = workload
         self.namespace: str = workload.namespace
@@ -539,6 +519,7 @@ class EgressGateway(pulumi.ComponentResource):
             name=workload.name,
             labels=workload.labels,
             service_name=workload.name,
+            service_account=workload.name,
         )
         self.service_host: str = self.ref.service_host
         self.register_outputs(
@@ -586,8 +567,6 @@ class IngressGateway(pulumi.ComponentResource):
         name: str,
         args: IngressGatewayArgs | StandaloneIngressGatewaySettings,
         *,
-        istio_gate: pulumi.Resource | None = None,
-        api_version: IstioApiVersion = IstioApiVersion.V1,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         where = f"IngressGateway {name!r}"
@@ -602,8 +581,6 @@ class IngressGateway(pulumi.ComponentResource):
             settings,
             settings.link_ports,
             where=where,
-            istio_gate=istio_gate,
-            api_version=api_version,
         )
 
     def _declare(
@@ -613,8 +590,6 @@ class IngressGateway(pulumi.ComponentResource):
         link_ports: Sequence[int],
         *,
         where: str,
-        istio_gate: pulumi.Resource | None,
-        api_version: IstioApiVersion,
     ) -> None:
         workload = _GatewayWorkload(
             self,
@@ -622,8 +597,6 @@ class IngressGateway(pulumi.ComponentResource):
             settings,
             where=where,
             component="ingress-gateway",
-            istio_gate=istio_gate,
-            api_version=api_version,
             # As Istio's own gateway chart does: lets the non-root proxy bind a link port
             # below 1024 if one is chosen.
             pod_sysctls=[{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}],
@@ -687,6 +660,7 @@ class IngressGateway(pulumi.ComponentResource):
             name=workload.name,
             labels=workload.labels,
             service_name=workload.name,
+            service_account=workload.name,
         )
         self.register_outputs(
             {
@@ -761,6 +735,7 @@ class ExistingIngressGateway(pulumi.ComponentResource):
             name=settings.service_name,
             labels=settings.labels,
             service_name=settings.service_name,
+            service_account=settings.service_account,
         )
         self.register_outputs(
             {
