@@ -93,6 +93,7 @@ from meshlink.gcp.cluster import MeshClusterSettings
 from meshlink.gcp.google_apis_dns import ENDPOINTS as GOOGLE_API_ENDPOINTS
 from meshlink.gcp.network import MeshNetworkSettings
 from meshlink.mesh import LinkClientArgs, LinkCredentialArgs, LinkServerArgs, MeshLinkArgs
+from meshlink.mesh.ciphers import DEFAULT_CIPHER_SUITES, CipherSuites
 from meshlink.mesh.gateways import EgressGatewaySettings, IngressGatewaySettings
 from meshlink.mesh.hardening import ClientNetworkPolicy
 from meshlink.mesh.identity import ClientIdentity
@@ -193,6 +194,8 @@ class RotationSection(_Section):
 
 class TlsSection(_Section):
     min_version: Literal["TLSV1_2", "TLSV1_3"] = "TLSV1_2"
+    cipher_suites: CipherSuites = Field(default_factory=lambda: list(DEFAULT_CIPHER_SUITES))
+    """TLS 1.2 suites the ingress Gateway accepts (``meshlink.mesh.ciphers``)."""
 
 
 class GatewaysSection(_Section):
@@ -507,6 +510,7 @@ _DERIVED_INGRESS_GATEWAY_KEYS = {
     "static_ip": "is the reserved ingress address",
     "static_ip_name": "is the reserved ingress address",
     "internal": "does not apply: the ingress address is external",
+    "network_tier": "is the ingress address's network_tier",
 }
 
 
@@ -872,6 +876,17 @@ def source_ranges(ingress: IngressAddress, count: int) -> list[pulumi.Output[str
     return [entry(index) for index in range(count)]
 
 
+def ingress_address_args(ingress: IngressAddress) -> dict[str, Any]:
+    """How the ingress gateway's Service takes the reserved address on GKE: by its name
+    in GKE's static-address annotation (not the deprecated ``loadBalancerIP``), in the
+    address's own network tier; the address itself for the outputs."""
+    return {
+        "static_ip": ingress.address,
+        "static_ip_name": ingress.address_name,
+        "network_tier": ingress.settings.network_tier,
+    }
+
+
 def managed_mesh_trust_domain(fleet_project: str) -> str:
     """The trust domain of a GKE workload's mesh identity: Google documents GKE workload
     SPIFFE IDs as ``spiffe://PROJECT_ID.svc.id.goog/ns/NAMESPACE/sa/SERVICE_ACCOUNT``
@@ -945,7 +960,7 @@ class DevStackConfig:
                 "ingress_gateway": {
                     **self.gateways.ingress,
                     "source_ranges": source_ranges(ingress, self.nat_address_count),
-                    "static_ip": ingress.address,
+                    **ingress_address_args(ingress),
                 },
                 "readiness": {"kubeconfig": server_cluster.kubeconfig},
                 "cluster_name": server_cluster.cluster_name,
@@ -954,6 +969,7 @@ class DevStackConfig:
             "link_ca": issuer,
             "client_identity": self.client_identity.model_dump(exclude_none=True),
             "min_tls_version": self.tls.min_version,
+            "cipher_suites": list(self.tls.cipher_suites),
             "istio_api_version": self.gateways.istio_api_version,
             "object_prefix": self.link_name,
         }
@@ -1186,12 +1202,13 @@ class ServerStackConfig:
                 "ingress_gateway": {
                     **self.gateways.ingress,
                     "source_ranges": source_ranges(ingress, len(self.client_nat_addresses)),
-                    "static_ip": ingress.address,
+                    **ingress_address_args(ingress),
                 },
                 "readiness": {"kubeconfig": cluster.kubeconfig},
                 "cluster_name": cluster.cluster_name,
                 "object_prefix": self.link_name,
                 "min_tls_version": self.tls.min_version,
+                "cipher_suites": list(self.tls.cipher_suites),
                 "istio_api_version": self.gateways.istio_api_version,
                 "trust_domains": [managed_mesh_trust_domain(self.fleet_project), "cluster.local"],
             },

@@ -316,6 +316,24 @@ def test_a_misspelt_key_is_named_rather_than_ignored() -> None:
             [1, 2],
             "meshlink:rotation.leaves",
         ),
+        (
+            "tls",
+            "cipher_suites",
+            ["AES128-GCM-SHA256"],
+            "meshlink:tls.cipher_suites: 'AES128-GCM-SHA256' is not an ECDHE suite",
+        ),
+        (
+            "services",
+            "[0].target_labels",
+            DELETE,
+            "meshlink:services[0].target_labels: required to select the target's pods",
+        ),
+        (
+            "services",
+            "[0].target_labels",
+            {"app": "mysql"},
+            "meshlink:services[0].target_labels: the demo MySQL pods are selected by",
+        ),
     ],
 )
 def test_rules_between_and_within_keys_name_the_key(

@@ -134,7 +134,16 @@ def test_ingress_admits_only_the_client_nat_addresses(dev: OfflineRun) -> None:
     assert dev.outputs["client_nat_addresses"] == client_nat
     (service,) = [s for s in of_kind(dev, "Service") if s["spec"]["type"] == "LoadBalancer"]
     assert service["spec"]["loadBalancerSourceRanges"] == [f"{ip}/32" for ip in client_nat]
-    assert service["spec"]["loadBalancerIP"] == dev.outputs["ingress_address"]
+    # The reserved address by name, in GKE's annotation (not loadBalancerIP), in its tier.
+    assert "loadBalancerIP" not in service["spec"]
+    annotations = service["metadata"]["annotations"]
+    (reserved,) = [
+        r
+        for r in dev.of_type(ADDRESS)
+        if r.inputs.get("name") == annotations["networking.gke.io/load-balancer-ip-addresses"]
+    ]
+    assert reserved.outputs["address"] == dev.outputs["ingress_address"]
+    assert annotations["cloud.google.com/network-tier"].upper() == reserved.inputs["networkTier"]
     assert 13306 in {p["port"] for p in service["spec"]["ports"]}
 
 

@@ -268,6 +268,9 @@ def test_gateway_selector_pod_labels_and_service_selector_agree(link: Any) -> No
         assert container["image"] == "auto"
         assert container["resources"]["requests"]
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        # Explicit, not left to the injection template: the istio-proxy user and group.
+        assert container["securityContext"]["runAsUser"] == 1337
+        assert container["securityContext"]["runAsGroup"] == 1337
         namespace_object = one(objects(run, "Namespace", cluster), namespace)
         assert namespace_object["metadata"]["labels"]["istio-injection"] == "enabled"
 

@@ -63,6 +63,26 @@ def link_with(**settings: Any) -> Any:
 
 # (setting path -> value, text the message must contain)
 CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
+    "cbc cipher suite": (
+        {"cipher_suites": ["ECDHE-RSA-AES128-SHA"]},
+        ["cipher_suites: 'ECDHE-RSA-AES128-SHA' is not an ECDHE suite with AES-GCM"],
+    ),
+    "no cipher suite": ({"cipher_suites": []}, ["cipher_suites: give at least one"]),
+    "network tier of an internal load balancer": (
+        {
+            "server.ingress_gateway.internal": True,
+            "server.ingress_gateway.network_tier": "STANDARD",
+        },
+        ["server.ingress_gateway: network_tier applies to external load balancers only"],
+    ),
+    "network tier by annotation": (
+        {
+            "server.ingress_gateway.service_annotations": {
+                "cloud.google.com/network-tier": "Standard"
+            }
+        },
+        ["cloud.google.com/network-tier is set by meshlink from network_tier"],
+    ),
     "target without pod labels": (
         {"services[1].target_labels": mesh.DELETE},
         ["services[1].target_labels: required", "services[1].target_policies: false"],
@@ -158,10 +178,6 @@ CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
     "bad static ip": (
         {"server.ingress_gateway.static_ip": "not-an-ip"},
         ["server.ingress_gateway.static_ip", "is not an IP address"],
-    ),
-    "two static addresses": (
-        {"server.ingress_gateway.static_ip_name": "reserved-ip"},
-        ["server.ingress_gateway", "either static_ip or static_ip_name"],
     ),
     "deploy and reuse": (
         {

@@ -28,7 +28,7 @@ Service is touched.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -59,6 +59,18 @@ from meshlink.validation import (
 )
 
 PATCH_FIELD_MANAGER_ANNOTATION = "pulumi.com/patchFieldManager"
+
+PROXY_UID = 1337
+PROXY_GID = 1337
+"""The istio-proxy user and group the gateway container runs as."""
+
+# GKE's LoadBalancer Service parameters
+# (https://cloud.google.com/kubernetes-engine/docs/concepts/service-load-balancer-parameters):
+# the static address by the *name* of a reserved address, in place of the deprecated
+# spec.loadBalancerIP, and the network tier of an external load balancer.
+STATIC_IP_ANNOTATION = "networking.gke.io/load-balancer-ip-addresses"
+NETWORK_TIER_ANNOTATION = "cloud.google.com/network-tier"
+_NETWORK_TIER_VALUES = {"PREMIUM": "Premium", "STANDARD": "Standard"}
 
 _DEFAULT_RESOURCES = {
     "requests": {"cpu": "100m", "memory": "128Mi"},
@@ -116,11 +128,18 @@ class IngressGatewaySettingsArgs(GatewayArgs, total=False):
     allow_any_source: bool
     """Accept a source range that covers every address. Off by default."""
     static_ip: pulumi.Input[str]
-    """A reserved address for the load balancer (``spec.loadBalancerIP``, which GKE still
-    honours). The FQDNs must resolve to it in the client's network."""
+    """The reserved address of the load balancer, where the FQDNs must resolve in the
+    client's network. Alone, it goes into ``spec.loadBalancerIP`` (deprecated since
+    Kubernetes 1.24; for clusters other than GKE). With ``static_ip_name`` it is only
+    reported as the ``ingress_address``."""
     static_ip_name: str
-    """Instead of ``static_ip``: the *name* of a reserved regional address, passed in
-    GKE's ``networking.gke.io/load-balancer-ip-addresses`` annotation (GKE 1.29+)."""
+    """The *name* of the reserved regional address, passed in GKE's
+    ``networking.gke.io/load-balancer-ip-addresses`` annotation, which replaces
+    ``spec.loadBalancerIP`` on GKE; no ``loadBalancerIP`` is written then."""
+    network_tier: Literal["PREMIUM", "STANDARD"]
+    """The network tier of the reserved address (``cloud.google.com/network-tier``):
+    GKE creates the forwarding rule in this tier, which must match the address's. External
+    load balancers only. Unset: GKE's default (the project's default tier)."""
     internal: bool
     """Make an internal passthrough load balancer (clusters linked through VPC peering,
     VPN or Interconnect). Default False: external."""
@@ -191,13 +210,23 @@ class IngressGatewaySettings(GatewaySettings):
     allow_any_source: bool = False
     static_ip: IpAddress | None = None
     static_ip_name: KubernetesName | None = None
+    network_tier: Literal["PREMIUM", "STANDARD"] | None = None
     internal: bool = False
     service_annotations: Labels = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _checks(self) -> IngressGatewaySettings:
-        if self.static_ip is not None and self.static_ip_name is not None:
-            raise ValueError("set either static_ip or static_ip_name, not both")
+        if self.internal and self.network_tier is not None:
+            raise ValueError(
+                "network_tier applies to external load balancers only; remove it with internal"
+            )
+        for key in (STATIC_IP_ANNOTATION, NETWORK_TIER_ANNOTATION):
+            if key in self.service_annotations:
+                raise ValueError(
+                    f"service_annotations: {key} is set by meshlink from "
+                    f"{'static_ip_name' if key == STATIC_IP_ANNOTATION else 'network_tier'}; "
+                    "use that setting"
+                )
         if not self.allow_any_source:
             for cidr in self.source_ranges:
                 if isinstance(cidr, str) and is_any_source(cidr):
@@ -434,11 +463,17 @@ class _GatewayWorkload:
                                         "requests": dict(settings.resources.requests),
                                         "limits": dict(settings.resources.limits),
                                     },
+                                    # Explicit, not left to the injection template: the
+                                    # proxy's own UID/GID 1337, as Istio's gateway chart
+                                    # sets them (istio/istio
+                                    # manifests/charts/gateway/templates/deployment.yaml).
                                     "security_context": {
                                         "allow_privilege_escalation": False,
                                         "privileged": False,
                                         "read_only_root_filesystem": True,
                                         "run_as_non_root": True,
+                                        "run_as_user": PROXY_UID,
+                                        "run_as_group": PROXY_GID,
                                         "capabilities": {"drop": ["ALL"]},
                                     },
                                 }
@@ -611,7 +646,9 @@ class IngressGateway(pulumi.ComponentResource):
         if settings.internal:
             annotations["networking.gke.io/load-balancer-type"] = "Internal"
         if settings.static_ip_name:
-            annotations["networking.gke.io/load-balancer-ip-addresses"] = settings.static_ip_name
+            annotations[STATIC_IP_ANNOTATION] = settings.static_ip_name
+        if settings.network_tier is not None:
+            annotations[NETWORK_TIER_ANNOTATION] = _NETWORK_TIER_VALUES[settings.network_tier]
         source_ranges = [
             cidr
             if isinstance(cidr, str)
@@ -641,7 +678,7 @@ class IngressGateway(pulumi.ComponentResource):
                     "selector": workload.labels,
                     "external_traffic_policy": "Local",
                     "load_balancer_source_ranges": source_ranges,
-                    "load_balancer_ip": static_ip,
+                    "load_balancer_ip": None if settings.static_ip_name else static_ip,
                     "ports": [_link_port_spec(p) for p in self.link_ports],
                 }
             ),

@@ -240,6 +240,7 @@ def ingress_gateway(
     credential_name: str,
     min_tls_version: TLSProtocolVersion,
     allowed_clients: Sequence[str],
+    cipher_suites: Sequence[str],
 ) -> Gateway:
     """The ingress gateway terminates the link mTLS on the link port: its certificate
     from ``credential_name``, and only client certificates from the link CA whose SAN is
@@ -257,6 +258,7 @@ def ingress_gateway(
                     credential_name=credential_name,
                     min_protocol_version=min_tls_version,
                     subject_alt_names=tuple(allowed_clients),
+                    cipher_suites=list(cipher_suites),
                 ),
             ),
         ),

@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from meshlink.istio import IstioApiVersion
+from meshlink.mesh.ciphers import DEFAULT_CIPHER_SUITES, CipherSuites
 from meshlink.mesh.client import LinkClient, LinkClientSettings
 from meshlink.mesh.gateways import (
     EgressGatewayArgs,
@@ -110,6 +111,9 @@ class MeshLinkArgs(TypedDict, total=False):
     during a change of identity."""
     min_tls_version: Literal["TLSV1_2", "TLSV1_3"]
     """Lowest TLS version between the clusters (default TLSV1_2)."""
+    cipher_suites: Sequence[str]
+    """TLS 1.2 cipher suites the ingress Gateway accepts: ECDHE with AES-GCM or
+    ChaCha20-Poly1305 only (default: all six)."""
     rotation: Rotation
     """Change it (a date works well) to replace every leaf certificate of the link."""
     istio_api_version: Literal["v1", "v1beta1"]
@@ -162,6 +166,7 @@ class _Model(BaseModel):
     client_identity: dict[str, Any]
     additional_client_identities: list[str] = Field(default_factory=list)
     min_tls_version: Literal["TLSV1_2", "TLSV1_3"] = "TLSV1_2"
+    cipher_suites: CipherSuites = Field(default_factory=lambda: list(DEFAULT_CIPHER_SUITES))
     rotation: Rotation | None = None
     istio_api_version: IstioApiVersion = IstioApiVersion.V1
     object_prefix: KubernetesLabel | None = None
@@ -367,6 +372,7 @@ class MeshLink(pulumi.ComponentResource):
                 min_tls_version=model.min_tls_version,
                 istio_api_version=model.istio_api_version,
                 trust_domains=model.server.trust_domains,
+                cipher_suites=model.cipher_suites,
             ),
             opts=pulumi.ResourceOptions(parent=self, providers=[model.server.provider]),
         )

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from meshlink.istio import IstioApiVersion, TLSProtocolVersion
 from meshlink.mesh import istio_objects as objects
+from meshlink.mesh.ciphers import DEFAULT_CIPHER_SUITES, CipherSuites
 from meshlink.mesh.gateways import (
     ExistingIngressGateway,
     ExistingIngressGatewaySettings,
@@ -92,6 +93,10 @@ class LinkServerArgs(TypedDict, total=False):
     min_tls_version: Literal["TLSV1_2", "TLSV1_3"]
     """Lowest TLS version the ingress Gateway accepts (default TLSV1_2)."""
     istio_api_version: Literal["v1", "v1beta1"]
+    cipher_suites: Sequence[str]
+    """TLS 1.2 cipher suites the ingress Gateway accepts (ECDHE with AES-GCM or
+    ChaCha20-Poly1305 only; default all six of them). TLS 1.3 suites are not
+    configurable."""
     trust_domains: Sequence[str]
     """The server mesh's trust domain(s), for the ingress gateway's principal in the
     targets' AuthorizationPolicies (``<trust domain>/ns/<namespace>/sa/<account>``).
@@ -118,6 +123,7 @@ class LinkServerSettings(BaseModel):
     trust_domains: list[TrustDomain] = Field(
         default_factory=lambda: list(DEFAULT_TRUST_DOMAINS), min_length=1
     )
+    cipher_suites: CipherSuites = Field(default_factory=lambda: list(DEFAULT_CIPHER_SUITES))
 
     @field_validator("issuer")
     @classmethod
@@ -276,6 +282,7 @@ class LinkServer(LinkSide):
                     credential_name=credential_name,
                     min_tls_version=min_tls,
                     allowed_clients=settings.allowed_client_identities,
+                    cipher_suites=settings.cipher_suites,
                 ),
                 metadata_name=gateway_name,
                 namespace=namespace,
