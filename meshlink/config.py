@@ -27,9 +27,12 @@ Keys (objects are YAML in ``Pulumi.<stack>.yaml``; they arrive as JSON strings):
     derives: project, network, ranges, fleet). ``client`` adds ``namespaces`` (the client
     workloads' namespaces) and ``network_policy`` (``ClientNetworkPolicyArgs``); ``server``
     adds ``ingress`` (``address_name``, ``network_tier``).
+``client.fleet_project`` / ``server.fleet_project``
+    Each side's fleet host project (default: the side's own project). Each side is a
+    fleet and a mesh of its own; the dev stack refuses one fleet for both sides.
 ``fleet_project``
-    The fleet host project; empty means the server's project (dev stack) or the stack's
-    own cluster project (split stacks).
+    Split stacks: the stack's fleet host project (default: its cluster's project). The
+    dev stack refuses it: it would put both clusters in one fleet.
 ``services``
     The linked services (``LinkedServiceArgs``).
 ``client_identity``
@@ -152,6 +155,9 @@ class SideSection(_Section):
     cluster: dict[str, Any] = Field(default_factory=dict)
     """``MeshClusterArgs`` without what the program derives. ``location`` defaults to the
     region (a regional cluster)."""
+    fleet_project: ProjectId | None = None
+    """This side's fleet host project (default: the side's own project). Each side is a
+    fleet and a mesh of its own."""
 
 
 class ClientSection(SideSection):
@@ -615,7 +621,7 @@ def _side(
             "pods_range_name": "derived",
             "services_range_name": "derived",
             "mesh_feature": "servicemesh",
-            "fleet_project": fleet_project or section.project,
+            "fleet_project": fleet_project or section.fleet_project or section.project,
         }
         if isinstance(control_plane, str):
             values["master_ipv4_cidr"] = control_plane
@@ -630,6 +636,63 @@ def _client_policy(reader: ConfigReader, section: ClientSection | None) -> Clien
         ClientNetworkPolicy, section.network_policy, f"{reader.path('client')}.network_policy."
     )
     return policy or ClientNetworkPolicy()
+
+
+SHARED_VPC_REQUIREMENT = (
+    "https://cloud.google.com/service-mesh/docs/managed/provision-managed-anthos-service-mesh"
+)
+"""Managed Cloud Service Mesh: clusters of different projects joined to one mesh "must be
+registered to the same fleet host project, and the clusters must be in a shared VPC
+configuration together on the same network" (Requirements)."""
+
+
+MESH_FLEET_LIMITATION = "https://cloud.google.com/service-mesh/docs/supported-features-mcp"
+"""Managed Cloud Service Mesh, Limitations: "All Cloud Service Mesh clusters for one mesh
+must be registered to the same fleet at all times ... Other clusters in the project of a
+Cloud Service Mesh cluster must not be registered to a different fleet."."""
+
+
+def side_fleet(section: SideSection) -> str:
+    return section.fleet_project or section.project
+
+
+def _check_two_fleets(
+    reader: ConfigReader,
+    client: SideSection | None,
+    server: SideSection | None,
+    shared_fleet: str | None,
+) -> None:
+    """Each side is a fleet and a mesh of its own: one message naming the keys otherwise."""
+    if client is None or server is None:
+        return
+    keys = f"{reader.path('client')}.fleet_project, {reader.path('server')}.fleet_project"
+    if shared_fleet is not None:
+        reader.problems.append(
+            f"{reader.path('fleet_project')}: one fleet for both clusters would make one "
+            f"mesh of projects {client.project!r} and {server.project!r}, which managed "
+            "Cloud Service Mesh supports only for clusters in a shared VPC on one network "
+            f"({SHARED_VPC_REQUIREMENT}); the two sides have networks of their own. Remove "
+            f"it: each side's fleet is its own project, or set {keys}"
+        )
+        return
+    if client.project == server.project:
+        reader.problems.append(
+            f"{reader.path('client')}.project, {reader.path('server')}.project: both "
+            f"clusters are in project {client.project!r}. The link needs a mesh per side, "
+            "each in a fleet of its own, and managed Cloud Service Mesh does not let another "
+            "cluster in the project of a Cloud Service Mesh cluster register to a different "
+            f"fleet ({MESH_FLEET_LIMITATION}); put the sides in two projects"
+        )
+        return
+    client_fleet, server_fleet = side_fleet(client), side_fleet(server)
+    if client_fleet == server_fleet:
+        reader.problems.append(
+            f"{keys}: both clusters would register to the fleet of {client_fleet!r}, one "
+            f"mesh across projects {client.project!r} and {server.project!r}, which managed "
+            "Cloud Service Mesh supports only for clusters in a shared VPC on one network "
+            f"({SHARED_VPC_REQUIREMENT}); the two sides have networks of their own. Give "
+            "each side a fleet project of its own (unset: the side's own project)"
+        )
 
 
 def _services(reader: ConfigReader, *, server_side: bool = True) -> list[LinkedService] | None:
@@ -914,7 +977,10 @@ class DevStackConfig:
     network_policy: ClientNetworkPolicy
     client_section: ClientSection
     server_section: ServerSection
-    fleet_project: str
+    client_fleet_project: str
+    """The client side's fleet host project: its own fleet, feature and mesh."""
+    server_fleet_project: str
+    """The server side's fleet host project: its own fleet, feature and mesh."""
     services: list[LinkedService]
     client_identity: ClientIdentity
     dns: DnsSection
@@ -927,7 +993,19 @@ class DevStackConfig:
 
     @property
     def projects(self) -> list[str]:
-        return list(dict.fromkeys([self.client.project, self.server.project, self.fleet_project]))
+        return list(
+            dict.fromkeys(
+                [
+                    self.client.project,
+                    self.server.project,
+                    self.client_fleet_project,
+                    self.server_fleet_project,
+                ]
+            )
+        )
+
+    def fleet_project(self, side: Side) -> str:
+        return self.client_fleet_project if side.name == "client" else self.server_fleet_project
 
     @property
     def fqdns(self) -> list[str]:
@@ -964,7 +1042,10 @@ class DevStackConfig:
                 },
                 "readiness": {"kubeconfig": server_cluster.kubeconfig},
                 "cluster_name": server_cluster.cluster_name,
-                "trust_domains": [managed_mesh_trust_domain(self.fleet_project), "cluster.local"],
+                "trust_domains": [
+                    managed_mesh_trust_domain(self.server_fleet_project),
+                    "cluster.local",
+                ],
             },
             "link_ca": issuer,
             "client_identity": self.client_identity.model_dump(exclude_none=True),
@@ -987,14 +1068,10 @@ def load_dev_config(namespace: str = NAMESPACE) -> DevStackConfig:
     """Read and validate the dev stack's configuration, or raise one error listing every
     problem."""
     reader = ConfigReader(namespace)
-    fleet = _fleet(reader)
-    server_project = _peek_project(reader, "server")
-    client, _ = _side(
-        reader, "client", ClientSection, fleet_project=fleet or server_project, check_network=False
-    )
-    server, _ = _side(
-        reader, "server", ServerSection, fleet_project=fleet or server_project, check_network=False
-    )
+    shared_fleet = _fleet(reader)
+    client, _ = _side(reader, "client", ClientSection, fleet_project=None, check_network=False)
+    server, _ = _side(reader, "server", ServerSection, fleet_project=None, check_network=False)
+    _check_two_fleets(reader, client, server, shared_fleet)
     networks: dict[str, MeshNetworkSettings] = {}
     if client is not None and server is not None:
         client_values = _network_values(client, "client")
@@ -1046,7 +1123,8 @@ def load_dev_config(namespace: str = NAMESPACE) -> DevStackConfig:
         network_policy=policy,
         client_section=cast(ClientSection, client),
         server_section=cast(ServerSection, server),
-        fleet_project=fleet or server.project,
+        client_fleet_project=side_fleet(client),
+        server_fleet_project=side_fleet(server),
         services=services,
         client_identity=identity,
         dns=dns,
@@ -1222,7 +1300,7 @@ def _split_stack_side(
     ``fleet_project`` says otherwise, the fleet is that side's own project: the stack has no
     other project to default to."""
     fleet = _fleet(reader)
-    section, network = _side(reader, key, model, fleet_project=fleet or _peek_project(reader, key))
+    section, network = _side(reader, key, model, fleet_project=fleet)
     return fleet, section, network
 
 
@@ -1243,7 +1321,7 @@ def load_server_config(namespace: str | None = None) -> ServerStackConfig:
     return ServerStackConfig(
         namespace=reader.namespace,
         server=Side("server", server, network),
-        fleet_project=fleet or server.project,
+        fleet_project=fleet or side_fleet(server),
         services=services,
         client_identity=identity,
         client_nat_addresses=nat,
@@ -1327,7 +1405,7 @@ def load_client_config(namespace: str | None = None) -> ClientStackConfig:
         namespace=reader.namespace,
         client=Side("client", client, network),
         network_policy=policy,
-        fleet_project=fleet or client.project,
+        fleet_project=fleet or side_fleet(client),
         services=services,
         dns=dns,
         pki_stack=pki_stack,

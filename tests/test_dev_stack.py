@@ -14,6 +14,7 @@ from cryptography import x509
 
 from meshlink.config import CA_CERT_KEY, CA_KEY_KEY
 from meshlink.gcp.google_apis_dns import ENDPOINTS
+from meshlink.offline import cloud_standins
 from meshlink.offline.engine import OfflineRun
 from meshlink.offline.random_emulation import PASSWORD_TYPE
 from tests.support.mesh import by_cluster, cluster_of, kubernetes_objects, manifest, of_kind
@@ -35,6 +36,7 @@ NETWORK = "gcp:compute/network:Network"
 CLUSTER = "gcp:container/cluster:Cluster"
 FEATURE = "gcp:gkehub/feature:Feature"
 FEATURE_MEMBERSHIP = "gcp:gkehub/featureMembership:FeatureMembership"
+FLEET_MEMBERSHIP = "gcp:gkehub/membership:Membership"
 ZONE_TYPE = "gcp:dns/managedZone:ManagedZone"
 RECORD = "gcp:dns/recordSet:RecordSet"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
@@ -55,18 +57,34 @@ def _named_object(run: OfflineRun, kind: str, name: str) -> tuple[str, dict[str,
     return matches[0]
 
 
-def test_two_clusters_two_networks_one_mesh_feature(dev: OfflineRun) -> None:
+def test_two_clusters_two_networks_two_fleets_two_meshes(dev: OfflineRun) -> None:
     assert sorted(r.name for r in dev.of_type(CLUSTER)) == ["client-cluster", "server-cluster"]
     networks = {r.name: r.inputs for r in dev.of_type(NETWORK)}
     assert {n["project"] for n in networks.values()} == {
         "meshlink-dev-client",
         "meshlink-dev-server",
     }
-    (feature,) = dev.of_type(FEATURE)
-    assert feature.inputs["project"] == "meshlink-dev-server"
+    # Each side is a fleet and a mesh of its own: a servicemesh feature in its own project,
+    # its cluster registered there, its own mesh_id; nothing registered across projects.
+    features = {f.inputs["project"]: f for f in dev.of_type(FEATURE)}
+    assert set(features) == {"meshlink-dev-client", "meshlink-dev-server"}
+    assert all(f.inputs["name"] == "servicemesh" for f in features.values())
     memberships = dev.of_type(FEATURE_MEMBERSHIP)
     assert len(memberships) == 2
     assert all(m.inputs["mesh"] == {"management": "MANAGEMENT_AUTOMATIC"} for m in memberships)
+    mesh_ids = set()
+    for side in ("client", "server"):
+        project = f"meshlink-dev-{side}"
+        cluster = dev.named(CLUSTER, f"{side}-cluster")
+        assert cluster.inputs["project"] == project
+        registration = dev.named(FLEET_MEMBERSHIP, f"{side}-membership")
+        assert registration.inputs["project"] == project
+        (membership,) = [m for m in memberships if m.name == f"{side}-mesh"]
+        assert membership.inputs["project"] == project
+        mesh_id = cluster.inputs["resourceLabels"]["mesh_id"]
+        assert mesh_id == f"proj-{cloud_standins.project_number(project)}"
+        mesh_ids.add(mesh_id)
+    assert len(mesh_ids) == 2
     assert sorted(p.name for p in dev.of_type(K8S_PROVIDER)) == ["client", "server"]
 
 
