@@ -222,34 +222,57 @@ def test_demo_mysql_runs_in_the_server_cluster_and_its_client_in_the_client_clus
         assert image["spec"]["template"]["spec"]["containers"][0]["image"] == "mysql:8.4.3"
 
 
-def test_demo_password_reaches_the_pods_only_through_secrets(dev: OfflineRun) -> None:
-    (password,) = dev.of_type(PASSWORD_TYPE)
-    assert {"result", "bcryptHash"} <= password.secret_outputs
-    value = password.outputs["result"]
-    assert len(value) == 32
-    for name, env_name in (("mysql", "MYSQL_ROOT_PASSWORD"), ("mysql-client", "MYSQL_PWD")):
-        _, deployment = _named_object(dev, "Deployment", name)
-        (env,) = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-        assert env == {
-            "name": env_name,
-            "valueFrom": {"secretKeyRef": {"name": "mysql-root", "key": "password"}},
-        }
-    secrets = [
-        r
-        for r in kubernetes_objects(dev)
-        if r.inputs.get("metadata", {}).get("name") == "mysql-root"
+def _password_env(secret: str, env_name: str) -> dict[str, Any]:
+    return {"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret, "key": "password"}}}
+
+
+def test_demo_passwords_reach_the_pods_only_through_secrets(dev: OfflineRun) -> None:
+    passwords = {p.name: p for p in dev.of_type(PASSWORD_TYPE)}
+    assert set(passwords) == {"demo-root-password", "demo-client-password"}
+    for password in passwords.values():
+        assert {"result", "bcryptHash"} <= password.secret_outputs
+        assert len(password.outputs["result"]) == 32
+    root = passwords["demo-root-password"].outputs["result"]
+    user = passwords["demo-client-password"].outputs["result"]
+    assert root != user
+    _, server = _named_object(dev, "Deployment", "mysql")
+    assert server["spec"]["template"]["spec"]["containers"][0]["env"] == [
+        _password_env("mysql-root", "MYSQL_ROOT_PASSWORD"),
+        {"name": "MYSQL_USER", "value": "linkdemo"},
+        _password_env("mysql-client", "MYSQL_PASSWORD"),
     ]
-    assert sorted(cluster_of(dev, r) for r in secrets) == ["client", "server"]
-    for secret in secrets:
-        assert secret.inputs["stringData"] == {"password": value}
+    _, client = _named_object(dev, "Deployment", "mysql-client")
+    container = client["spec"]["template"]["spec"]["containers"][0]
+    assert container["env"] == [_password_env("mysql-client", "MYSQL_PWD")]
+    # The client logs in as the dedicated user, never as root.
+    script = " ".join(container["args"])
+    assert "--user=linkdemo" in script and "root" not in script
+    secrets: dict[tuple[str, str], Any] = {
+        (cluster_of(dev, r), r.inputs["metadata"]["name"]): r
+        for r in kubernetes_objects(dev)
+        if r.inputs.get("kind") == "Secret"
+        and r.inputs["metadata"]["name"] in ("mysql-root", "mysql-client")
+    }
+    # The root password never leaves the server cluster.
+    assert set(secrets) == {
+        ("server", "mysql-root"),
+        ("server", "mysql-client"),
+        ("client", "mysql-client"),
+    }
+    for (_, name), secret in secrets.items():
+        assert secret.inputs["stringData"] == {"password": root if name == "mysql-root" else user}
         assert "stringData" in secret.secret_inputs
     # Nowhere else, and nowhere in plain text.
+    for value in (root, user):
+        for registration in dev.registrations:
+            plain = {
+                k: v for k, v in registration.inputs.items() if k not in registration.secret_inputs
+            }
+            assert value not in plain_text(plain), registration.name
+        assert value not in plain_text(dev.outputs)
     for registration in dev.registrations:
-        plain = {
-            k: v for k, v in registration.inputs.items() if k not in registration.secret_inputs
-        }
-        assert value not in plain_text(plain), registration.name
-    assert value not in plain_text(dev.outputs)
+        if cluster_of(dev, registration) == "client":
+            assert root not in plain_text(registration.inputs), registration.name
 
 
 def test_the_link_waits_for_the_demo_client_namespace(dev: OfflineRun) -> None:
