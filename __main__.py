@@ -1,7 +1,7 @@
 """The dev stack: the whole link in one program, as the architecture article describes it.
 
-Two GKE clusters in two VPCs (``client`` and ``server``), managed Cloud Service Mesh on
-both through one fleet feature, the server's ingress address admitting only the client's
+Two GKE clusters in two VPCs (``client`` and ``server``), each in a fleet and a managed
+Cloud Service Mesh of its own, the server's ingress address admitting only the client's
 NAT addresses, the client's private DNS names for the linked services, a link CA of its
 own, the link itself, and (``meshlink:demo``) a MySQL server and a client that reaches it
 across the link.
@@ -34,26 +34,25 @@ config = load_dev_config()
 issuer = declare_link_ca(f"{config.link_name}-ca", config.ca, config.rotation)
 
 apis = ProjectApis("apis", {"projects": config.projects})
-mesh = ServiceMeshFeature(
-    "mesh",
-    {
-        "fleet_project": config.fleet_project,
-        "member_projects": [config.client.project, config.server.project],
-    },
-    opts=pulumi.ResourceOptions(depends_on=apis.for_project(config.fleet_project)),
-)
 
+# Each side is a fleet and a mesh of its own (its own servicemesh feature, mesh_id and
+# mesh CA): managed Cloud Service Mesh joins clusters of different projects into one mesh
+# only in a shared VPC, and the sides trust each other only through the link CA.
 networks: dict[str, MeshNetwork] = {}
 clusters: dict[str, MeshCluster] = {}
 for side in (config.client, config.server):
+    fleet_project = config.fleet_project(side)
+    mesh = ServiceMeshFeature(
+        f"{side.name}-mesh",
+        {"fleet_project": fleet_project, "member_projects": [side.project]},
+        opts=pulumi.ResourceOptions(depends_on=apis.for_project(fleet_project)),
+    )
     waits = pulumi.ResourceOptions(depends_on=apis.for_project(side.project))
     networks[side.name] = MeshNetwork(side.name, side.network_args(), opts=waits)
     clusters[side.name] = MeshCluster(
         side.name,
         side.cluster_args(
-            networks[side.name],
-            mesh_feature=mesh.feature_name,
-            fleet_project=config.fleet_project,
+            networks[side.name], mesh_feature=mesh.feature_name, fleet_project=fleet_project
         ),
         opts=waits,
     )
@@ -111,8 +110,9 @@ if config.demo.enabled:
     if config.demo.revision:
         demo_args["revision"] = config.demo.revision
     demo = MySqlDemo("demo", demo_args)
-    # The link's NetworkPolicy goes into the demo client namespace.
-    link_waits_for.append(demo.client_namespace)
+    # The link's NetworkPolicy goes into the demo client namespace, and the target's
+    # AuthorizationPolicy and PeerAuthentication into the demo server namespace.
+    link_waits_for += [demo.client_namespace, demo.server_namespace]
 
 if issuer.not_ready_reason:
     # First run of an externally signed CA: only its key and request exist so far.

@@ -27,9 +27,12 @@ Keys (objects are YAML in ``Pulumi.<stack>.yaml``; they arrive as JSON strings):
     derives: project, network, ranges, fleet). ``client`` adds ``namespaces`` (the client
     workloads' namespaces) and ``network_policy`` (``ClientNetworkPolicyArgs``); ``server``
     adds ``ingress`` (``address_name``, ``network_tier``).
+``client.fleet_project`` / ``server.fleet_project``
+    Each side's fleet host project (default: the side's own project). Each side is a
+    fleet and a mesh of its own; the dev stack refuses one fleet for both sides.
 ``fleet_project``
-    The fleet host project; empty means the server's project (dev stack) or the stack's
-    own cluster project (split stacks).
+    Split stacks: the stack's fleet host project (default: its cluster's project). The
+    dev stack refuses it: it would put both clusters in one fleet.
 ``services``
     The linked services (``LinkedServiceArgs``).
 ``client_identity``
@@ -93,11 +96,12 @@ from meshlink.gcp.cluster import MeshClusterSettings
 from meshlink.gcp.google_apis_dns import ENDPOINTS as GOOGLE_API_ENDPOINTS
 from meshlink.gcp.network import MeshNetworkSettings
 from meshlink.mesh import LinkClientArgs, LinkCredentialArgs, LinkServerArgs, MeshLinkArgs
+from meshlink.mesh.ciphers import DEFAULT_CIPHER_SUITES, CipherSuites
 from meshlink.mesh.gateways import EgressGatewaySettings, IngressGatewaySettings
 from meshlink.mesh.hardening import ClientNetworkPolicy
 from meshlink.mesh.identity import ClientIdentity
 from meshlink.mesh.naming import check_names
-from meshlink.mesh.services import LinkedService, check_services
+from meshlink.mesh.services import LinkedService, check_services, check_target_policies
 from meshlink.pki import (
     CertificateAuthority,
     ExistingCertificateAuthority,
@@ -151,6 +155,9 @@ class SideSection(_Section):
     cluster: dict[str, Any] = Field(default_factory=dict)
     """``MeshClusterArgs`` without what the program derives. ``location`` defaults to the
     region (a regional cluster)."""
+    fleet_project: ProjectId | None = None
+    """This side's fleet host project (default: the side's own project). Each side is a
+    fleet and a mesh of its own."""
 
 
 class ClientSection(SideSection):
@@ -193,6 +200,8 @@ class RotationSection(_Section):
 
 class TlsSection(_Section):
     min_version: Literal["TLSV1_2", "TLSV1_3"] = "TLSV1_2"
+    cipher_suites: CipherSuites = Field(default_factory=lambda: list(DEFAULT_CIPHER_SUITES))
+    """TLS 1.2 suites the ingress Gateway accepts (``meshlink.mesh.ciphers``)."""
 
 
 class GatewaysSection(_Section):
@@ -225,6 +234,8 @@ ImageRef = Annotated[str, AfterValidator(check_image)]
 DEMO_MYSQL_SERVICE = "mysql"
 """The demo MySQL server's Service name."""
 DEMO_MYSQL_PORT = 3306
+DEMO_MYSQL_SELECTOR = {"app.kubernetes.io/name": "mysql"}
+"""The demo MySQL server's pod selector, which the link's target policies select too."""
 
 
 class DemoSection(_Section):
@@ -505,6 +516,7 @@ _DERIVED_INGRESS_GATEWAY_KEYS = {
     "static_ip": "is the reserved ingress address",
     "static_ip_name": "is the reserved ingress address",
     "internal": "does not apply: the ingress address is external",
+    "network_tier": "is the ingress address's network_tier",
 }
 
 
@@ -609,7 +621,7 @@ def _side(
             "pods_range_name": "derived",
             "services_range_name": "derived",
             "mesh_feature": "servicemesh",
-            "fleet_project": fleet_project or section.project,
+            "fleet_project": fleet_project or section.fleet_project or section.project,
         }
         if isinstance(control_plane, str):
             values["master_ipv4_cidr"] = control_plane
@@ -626,10 +638,71 @@ def _client_policy(reader: ConfigReader, section: ClientSection | None) -> Clien
     return policy or ClientNetworkPolicy()
 
 
-def _services(reader: ConfigReader) -> list[LinkedService] | None:
+SHARED_VPC_REQUIREMENT = (
+    "https://cloud.google.com/service-mesh/docs/managed/provision-managed-anthos-service-mesh"
+)
+"""Managed Cloud Service Mesh: clusters of different projects joined to one mesh "must be
+registered to the same fleet host project, and the clusters must be in a shared VPC
+configuration together on the same network" (Requirements)."""
+
+
+MESH_FLEET_LIMITATION = "https://cloud.google.com/service-mesh/docs/supported-features-mcp"
+"""Managed Cloud Service Mesh, Limitations: "All Cloud Service Mesh clusters for one mesh
+must be registered to the same fleet at all times ... Other clusters in the project of a
+Cloud Service Mesh cluster must not be registered to a different fleet."."""
+
+
+def side_fleet(section: SideSection) -> str:
+    return section.fleet_project or section.project
+
+
+def _check_two_fleets(
+    reader: ConfigReader,
+    client: SideSection | None,
+    server: SideSection | None,
+    shared_fleet: str | None,
+) -> None:
+    """Each side is a fleet and a mesh of its own: one message naming the keys otherwise."""
+    if client is None or server is None:
+        return
+    keys = f"{reader.path('client')}.fleet_project, {reader.path('server')}.fleet_project"
+    if shared_fleet is not None:
+        reader.problems.append(
+            f"{reader.path('fleet_project')}: one fleet for both clusters would make one "
+            f"mesh of projects {client.project!r} and {server.project!r}, which managed "
+            "Cloud Service Mesh supports only for clusters in a shared VPC on one network "
+            f"({SHARED_VPC_REQUIREMENT}); the two sides have networks of their own. Remove "
+            f"it: each side's fleet is its own project, or set {keys}"
+        )
+        return
+    if client.project == server.project:
+        reader.problems.append(
+            f"{reader.path('client')}.project, {reader.path('server')}.project: both "
+            f"clusters are in project {client.project!r}. The link needs a mesh per side, "
+            "each in a fleet of its own, and managed Cloud Service Mesh does not let another "
+            "cluster in the project of a Cloud Service Mesh cluster register to a different "
+            f"fleet ({MESH_FLEET_LIMITATION}); put the sides in two projects"
+        )
+        return
+    client_fleet, server_fleet = side_fleet(client), side_fleet(server)
+    if client_fleet == server_fleet:
+        reader.problems.append(
+            f"{keys}: both clusters would register to the fleet of {client_fleet!r}, one "
+            f"mesh across projects {client.project!r} and {server.project!r}, which managed "
+            "Cloud Service Mesh supports only for clusters in a shared VPC on one network "
+            f"({SHARED_VPC_REQUIREMENT}); the two sides have networks of their own. Give "
+            "each side a fleet project of its own (unset: the side's own project)"
+        )
+
+
+def _services(reader: ConfigReader, *, server_side: bool = True) -> list[LinkedService] | None:
+    """The linked services; ``server_side`` when the program declares the server half,
+    which needs each target's pod labels for its policies."""
     services = reader.items(LinkedService, "services", required=True)
     if services is not None:
         reader.problems.extend(check_services(services, setting=reader.path("services")))
+        if server_side:
+            reader.problems.extend(check_target_policies(services, setting=reader.path("services")))
     return services
 
 
@@ -753,6 +826,13 @@ def _demo(reader: ConfigReader, services: Sequence[LinkedService] | None) -> Dem
             f"{where}.target_host: the demo MySQL server is {demo.target_host!r} "
             f"({prefix}server_namespace), but the link targets {service.target_host!r}"
         )
+    if service.target_labels is not None and not (
+        service.target_labels.items() <= DEMO_MYSQL_SELECTOR.items()
+    ):
+        reader.problems.append(
+            f"{where}.target_labels: the demo MySQL pods are selected by "
+            f"{DEMO_MYSQL_SELECTOR}; {service.target_labels} would leave them unprotected"
+        )
     if service.target_port != DEMO_MYSQL_PORT:
         reader.problems.append(
             f"{where}.target_port: the demo MySQL server listens on {DEMO_MYSQL_PORT}, not "
@@ -859,8 +939,30 @@ def source_ranges(ingress: IngressAddress, count: int) -> list[pulumi.Output[str
     return [entry(index) for index in range(count)]
 
 
+def ingress_address_args(ingress: IngressAddress) -> dict[str, Any]:
+    """How the ingress gateway's Service takes the reserved address on GKE: by its name
+    in GKE's static-address annotation (not the deprecated ``loadBalancerIP``), in the
+    address's own network tier; the address itself for the outputs."""
+    return {
+        "static_ip": ingress.address,
+        "static_ip_name": ingress.address_name,
+        "network_tier": ingress.settings.network_tier,
+    }
+
+
+def managed_mesh_trust_domain(fleet_project: str) -> str:
+    """The trust domain of a GKE workload's mesh identity: Google documents GKE workload
+    SPIFFE IDs as ``spiffe://PROJECT_ID.svc.id.goog/ns/NAMESPACE/sa/SERVICE_ACCOUNT``
+    (https://cloud.google.com/iam/docs/managed-workload-identity, "SPIFFE
+    interoperability"), the fleet project's workload identity pool. The ingress gateway's
+    principal in the targets' AuthorizationPolicies carries it. That managed Cloud
+    Service Mesh's mesh CA issues exactly this trust domain is not confirmed without a
+    fleet; ``cluster.local`` is listed beside it (see ``trust_domains``)."""
+    return f"{fleet_project}.svc.id.goog"
+
+
 def _service_args(services: Sequence[LinkedService]) -> list[dict[str, Any]]:
-    return [service.model_dump() for service in services]
+    return [service.model_dump(exclude_none=True) for service in services]
 
 
 @dataclass(frozen=True)
@@ -875,7 +977,10 @@ class DevStackConfig:
     network_policy: ClientNetworkPolicy
     client_section: ClientSection
     server_section: ServerSection
-    fleet_project: str
+    client_fleet_project: str
+    """The client side's fleet host project: its own fleet, feature and mesh."""
+    server_fleet_project: str
+    """The server side's fleet host project: its own fleet, feature and mesh."""
     services: list[LinkedService]
     client_identity: ClientIdentity
     dns: DnsSection
@@ -888,7 +993,19 @@ class DevStackConfig:
 
     @property
     def projects(self) -> list[str]:
-        return list(dict.fromkeys([self.client.project, self.server.project, self.fleet_project]))
+        return list(
+            dict.fromkeys(
+                [
+                    self.client.project,
+                    self.server.project,
+                    self.client_fleet_project,
+                    self.server_fleet_project,
+                ]
+            )
+        )
+
+    def fleet_project(self, side: Side) -> str:
+        return self.client_fleet_project if side.name == "client" else self.server_fleet_project
 
     @property
     def fqdns(self) -> list[str]:
@@ -921,14 +1038,19 @@ class DevStackConfig:
                 "ingress_gateway": {
                     **self.gateways.ingress,
                     "source_ranges": source_ranges(ingress, self.nat_address_count),
-                    "static_ip": ingress.address,
+                    **ingress_address_args(ingress),
                 },
                 "readiness": {"kubeconfig": server_cluster.kubeconfig},
                 "cluster_name": server_cluster.cluster_name,
+                "trust_domains": [
+                    managed_mesh_trust_domain(self.server_fleet_project),
+                    "cluster.local",
+                ],
             },
             "link_ca": issuer,
             "client_identity": self.client_identity.model_dump(exclude_none=True),
             "min_tls_version": self.tls.min_version,
+            "cipher_suites": list(self.tls.cipher_suites),
             "istio_api_version": self.gateways.istio_api_version,
             "object_prefix": self.link_name,
         }
@@ -946,14 +1068,10 @@ def load_dev_config(namespace: str = NAMESPACE) -> DevStackConfig:
     """Read and validate the dev stack's configuration, or raise one error listing every
     problem."""
     reader = ConfigReader(namespace)
-    fleet = _fleet(reader)
-    server_project = _peek_project(reader, "server")
-    client, _ = _side(
-        reader, "client", ClientSection, fleet_project=fleet or server_project, check_network=False
-    )
-    server, _ = _side(
-        reader, "server", ServerSection, fleet_project=fleet or server_project, check_network=False
-    )
+    shared_fleet = _fleet(reader)
+    client, _ = _side(reader, "client", ClientSection, fleet_project=None, check_network=False)
+    server, _ = _side(reader, "server", ServerSection, fleet_project=None, check_network=False)
+    _check_two_fleets(reader, client, server, shared_fleet)
     networks: dict[str, MeshNetworkSettings] = {}
     if client is not None and server is not None:
         client_values = _network_values(client, "client")
@@ -1005,7 +1123,8 @@ def load_dev_config(namespace: str = NAMESPACE) -> DevStackConfig:
         network_policy=policy,
         client_section=cast(ClientSection, client),
         server_section=cast(ServerSection, server),
-        fleet_project=fleet or server.project,
+        client_fleet_project=side_fleet(client),
+        server_fleet_project=side_fleet(server),
         services=services,
         client_identity=identity,
         dns=dns,
@@ -1161,13 +1280,15 @@ class ServerStackConfig:
                 "ingress_gateway": {
                     **self.gateways.ingress,
                     "source_ranges": source_ranges(ingress, len(self.client_nat_addresses)),
-                    "static_ip": ingress.address,
+                    **ingress_address_args(ingress),
                 },
                 "readiness": {"kubeconfig": cluster.kubeconfig},
                 "cluster_name": cluster.cluster_name,
                 "object_prefix": self.link_name,
                 "min_tls_version": self.tls.min_version,
+                "cipher_suites": list(self.tls.cipher_suites),
                 "istio_api_version": self.gateways.istio_api_version,
+                "trust_domains": [managed_mesh_trust_domain(self.fleet_project), "cluster.local"],
             },
         )
 
@@ -1179,7 +1300,7 @@ def _split_stack_side(
     ``fleet_project`` says otherwise, the fleet is that side's own project: the stack has no
     other project to default to."""
     fleet = _fleet(reader)
-    section, network = _side(reader, key, model, fleet_project=fleet or _peek_project(reader, key))
+    section, network = _side(reader, key, model, fleet_project=fleet)
     return fleet, section, network
 
 
@@ -1200,7 +1321,7 @@ def load_server_config(namespace: str | None = None) -> ServerStackConfig:
     return ServerStackConfig(
         namespace=reader.namespace,
         server=Side("server", server, network),
-        fleet_project=fleet or server.project,
+        fleet_project=fleet or side_fleet(server),
         services=services,
         client_identity=identity,
         client_nat_addresses=nat,
@@ -1271,7 +1392,7 @@ def load_client_config(namespace: str | None = None) -> ClientStackConfig:
         reader.problems.append(
             f"{reader.path('client')}.namespaces: name at least one namespace of client workloads"
         )
-    services = _services(reader)
+    services = _services(reader, server_side=False)
     link_name = _link_name(reader, services)
     dns = _dns(reader, services, policy)
     pki_stack = reader.text("pki_stack", required=True, check=check_stack_name)
@@ -1284,7 +1405,7 @@ def load_client_config(namespace: str | None = None) -> ClientStackConfig:
         namespace=reader.namespace,
         client=Side("client", client, network),
         network_policy=policy,
-        fleet_project=fleet or client.project,
+        fleet_project=fleet or side_fleet(client),
         services=services,
         dns=dns,
         pki_stack=pki_stack,

@@ -111,6 +111,9 @@ KubernetesLabel = Annotated[str, AfterValidator(check_dns1123_label)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 """A TCP port number."""
 
+TrustDomain = Annotated[str, AfterValidator(check_dns1123_subdomain)]
+"""A mesh trust domain (``cluster.local``, ``<project>.svc.id.goog``)."""
+
 
 class MeshlinkValidationError(ValueError):
     """Bad input to a meshlink component or stack configuration.

@@ -316,6 +316,24 @@ def test_a_misspelt_key_is_named_rather_than_ignored() -> None:
             [1, 2],
             "meshlink:rotation.leaves",
         ),
+        (
+            "tls",
+            "cipher_suites",
+            ["AES128-GCM-SHA256"],
+            "meshlink:tls.cipher_suites: 'AES128-GCM-SHA256' is not an ECDHE suite",
+        ),
+        (
+            "services",
+            "[0].target_labels",
+            DELETE,
+            "meshlink:services[0].target_labels: required to select the target's pods",
+        ),
+        (
+            "services",
+            "[0].target_labels",
+            {"app": "mysql"},
+            "meshlink:services[0].target_labels: the demo MySQL pods are selected by",
+        ),
     ],
 )
 def test_rules_between_and_within_keys_name_the_key(
@@ -376,3 +394,44 @@ def test_images_must_be_pinned(image: str, ok: bool) -> None:
     else:
         with pytest.raises(ValueError, match=r"pinned|not a pin"):
             check_image(image)
+
+
+SHARED_VPC_DOC = (
+    "https://cloud.google.com/service-mesh/docs/managed/provision-managed-anthos-service-mesh"
+)
+
+
+def test_one_fleet_for_both_sides_is_refused_naming_the_key() -> None:
+    error = rejected(with_value("fleet_project", None, "meshlink-dev-server"))
+    (problem,) = error.problems
+    assert problem.startswith("meshlink:fleet_project: one fleet for both clusters")
+    assert "'meshlink-dev-client' and 'meshlink-dev-server'" in problem
+    assert "shared VPC" in problem and SHARED_VPC_DOC in problem
+    assert "meshlink:client.fleet_project, meshlink:server.fleet_project" in problem
+
+
+def test_two_sides_naming_the_same_fleet_project_are_refused() -> None:
+    error = rejected(with_value("server", "fleet_project", "meshlink-dev-client"))
+    (problem,) = error.problems
+    assert problem.startswith(
+        "meshlink:client.fleet_project, meshlink:server.fleet_project: both clusters would "
+        "register to the fleet of 'meshlink-dev-client'"
+    )
+    assert "shared VPC" in problem and SHARED_VPC_DOC in problem
+
+
+def test_two_sides_in_one_project_are_refused() -> None:
+    """Two meshes need two fleets, and managed Cloud Service Mesh does not let clusters of
+    one project register to different fleets."""
+    for fleet in (None, "meshlink-dev-client-fleet"):
+        config = with_value("client", "project", "meshlink-dev-server")
+        if fleet is not None:
+            config = edit_config(config, "meshlink:client", "fleet_project", fleet)
+        error = rejected(config)
+        problems = [p for p in error.problems if "meshlink:client.project" in p]
+        assert len(problems) == 1, error.problems
+        assert problems[0].startswith(
+            "meshlink:client.project, meshlink:server.project: both clusters are in project "
+            "'meshlink-dev-server'"
+        )
+        assert "supported-features-mcp" in problems[0]

@@ -14,6 +14,7 @@ from cryptography import x509
 
 from meshlink.config import CA_CERT_KEY, CA_KEY_KEY
 from meshlink.gcp.google_apis_dns import ENDPOINTS
+from meshlink.offline import cloud_standins
 from meshlink.offline.engine import OfflineRun
 from meshlink.offline.random_emulation import PASSWORD_TYPE
 from tests.support.mesh import by_cluster, cluster_of, kubernetes_objects, manifest, of_kind
@@ -35,6 +36,7 @@ NETWORK = "gcp:compute/network:Network"
 CLUSTER = "gcp:container/cluster:Cluster"
 FEATURE = "gcp:gkehub/feature:Feature"
 FEATURE_MEMBERSHIP = "gcp:gkehub/featureMembership:FeatureMembership"
+FLEET_MEMBERSHIP = "gcp:gkehub/membership:Membership"
 ZONE_TYPE = "gcp:dns/managedZone:ManagedZone"
 RECORD = "gcp:dns/recordSet:RecordSet"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
@@ -55,18 +57,34 @@ def _named_object(run: OfflineRun, kind: str, name: str) -> tuple[str, dict[str,
     return matches[0]
 
 
-def test_two_clusters_two_networks_one_mesh_feature(dev: OfflineRun) -> None:
+def test_two_clusters_two_networks_two_fleets_two_meshes(dev: OfflineRun) -> None:
     assert sorted(r.name for r in dev.of_type(CLUSTER)) == ["client-cluster", "server-cluster"]
     networks = {r.name: r.inputs for r in dev.of_type(NETWORK)}
     assert {n["project"] for n in networks.values()} == {
         "meshlink-dev-client",
         "meshlink-dev-server",
     }
-    (feature,) = dev.of_type(FEATURE)
-    assert feature.inputs["project"] == "meshlink-dev-server"
+    # Each side is a fleet and a mesh of its own: a servicemesh feature in its own project,
+    # its cluster registered there, its own mesh_id; nothing registered across projects.
+    features = {f.inputs["project"]: f for f in dev.of_type(FEATURE)}
+    assert set(features) == {"meshlink-dev-client", "meshlink-dev-server"}
+    assert all(f.inputs["name"] == "servicemesh" for f in features.values())
     memberships = dev.of_type(FEATURE_MEMBERSHIP)
     assert len(memberships) == 2
     assert all(m.inputs["mesh"] == {"management": "MANAGEMENT_AUTOMATIC"} for m in memberships)
+    mesh_ids = set()
+    for side in ("client", "server"):
+        project = f"meshlink-dev-{side}"
+        cluster = dev.named(CLUSTER, f"{side}-cluster")
+        assert cluster.inputs["project"] == project
+        registration = dev.named(FLEET_MEMBERSHIP, f"{side}-membership")
+        assert registration.inputs["project"] == project
+        (membership,) = [m for m in memberships if m.name == f"{side}-mesh"]
+        assert membership.inputs["project"] == project
+        mesh_id = cluster.inputs["resourceLabels"]["mesh_id"]
+        assert mesh_id == f"proj-{cloud_standins.project_number(project)}"
+        mesh_ids.add(mesh_id)
+    assert len(mesh_ids) == 2
     assert sorted(p.name for p in dev.of_type(K8S_PROVIDER)) == ["client", "server"]
 
 
@@ -134,7 +152,16 @@ def test_ingress_admits_only_the_client_nat_addresses(dev: OfflineRun) -> None:
     assert dev.outputs["client_nat_addresses"] == client_nat
     (service,) = [s for s in of_kind(dev, "Service") if s["spec"]["type"] == "LoadBalancer"]
     assert service["spec"]["loadBalancerSourceRanges"] == [f"{ip}/32" for ip in client_nat]
-    assert service["spec"]["loadBalancerIP"] == dev.outputs["ingress_address"]
+    # The reserved address by name, in GKE's annotation (not loadBalancerIP), in its tier.
+    assert "loadBalancerIP" not in service["spec"]
+    annotations = service["metadata"]["annotations"]
+    (reserved,) = [
+        r
+        for r in dev.of_type(ADDRESS)
+        if r.inputs.get("name") == annotations["networking.gke.io/load-balancer-ip-addresses"]
+    ]
+    assert reserved.outputs["address"] == dev.outputs["ingress_address"]
+    assert annotations["cloud.google.com/network-tier"].upper() == reserved.inputs["networkTier"]
     assert 13306 in {p["port"] for p in service["spec"]["ports"]}
 
 
@@ -195,34 +222,57 @@ def test_demo_mysql_runs_in_the_server_cluster_and_its_client_in_the_client_clus
         assert image["spec"]["template"]["spec"]["containers"][0]["image"] == "mysql:8.4.3"
 
 
-def test_demo_password_reaches_the_pods_only_through_secrets(dev: OfflineRun) -> None:
-    (password,) = dev.of_type(PASSWORD_TYPE)
-    assert {"result", "bcryptHash"} <= password.secret_outputs
-    value = password.outputs["result"]
-    assert len(value) == 32
-    for name, env_name in (("mysql", "MYSQL_ROOT_PASSWORD"), ("mysql-client", "MYSQL_PWD")):
-        _, deployment = _named_object(dev, "Deployment", name)
-        (env,) = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-        assert env == {
-            "name": env_name,
-            "valueFrom": {"secretKeyRef": {"name": "mysql-root", "key": "password"}},
-        }
-    secrets = [
-        r
-        for r in kubernetes_objects(dev)
-        if r.inputs.get("metadata", {}).get("name") == "mysql-root"
+def _password_env(secret: str, env_name: str) -> dict[str, Any]:
+    return {"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret, "key": "password"}}}
+
+
+def test_demo_passwords_reach_the_pods_only_through_secrets(dev: OfflineRun) -> None:
+    passwords = {p.name: p for p in dev.of_type(PASSWORD_TYPE)}
+    assert set(passwords) == {"demo-root-password", "demo-client-password"}
+    for password in passwords.values():
+        assert {"result", "bcryptHash"} <= password.secret_outputs
+        assert len(password.outputs["result"]) == 32
+    root = passwords["demo-root-password"].outputs["result"]
+    user = passwords["demo-client-password"].outputs["result"]
+    assert root != user
+    _, server = _named_object(dev, "Deployment", "mysql")
+    assert server["spec"]["template"]["spec"]["containers"][0]["env"] == [
+        _password_env("mysql-root", "MYSQL_ROOT_PASSWORD"),
+        {"name": "MYSQL_USER", "value": "linkdemo"},
+        _password_env("mysql-client", "MYSQL_PASSWORD"),
     ]
-    assert sorted(cluster_of(dev, r) for r in secrets) == ["client", "server"]
-    for secret in secrets:
-        assert secret.inputs["stringData"] == {"password": value}
+    _, client = _named_object(dev, "Deployment", "mysql-client")
+    container = client["spec"]["template"]["spec"]["containers"][0]
+    assert container["env"] == [_password_env("mysql-client", "MYSQL_PWD")]
+    # The client logs in as the dedicated user, never as root.
+    script = " ".join(container["args"])
+    assert "--user=linkdemo" in script and "root" not in script
+    secrets: dict[tuple[str, str], Any] = {
+        (cluster_of(dev, r), r.inputs["metadata"]["name"]): r
+        for r in kubernetes_objects(dev)
+        if r.inputs.get("kind") == "Secret"
+        and r.inputs["metadata"]["name"] in ("mysql-root", "mysql-client")
+    }
+    # The root password never leaves the server cluster.
+    assert set(secrets) == {
+        ("server", "mysql-root"),
+        ("server", "mysql-client"),
+        ("client", "mysql-client"),
+    }
+    for (_, name), secret in secrets.items():
+        assert secret.inputs["stringData"] == {"password": root if name == "mysql-root" else user}
         assert "stringData" in secret.secret_inputs
     # Nowhere else, and nowhere in plain text.
+    for value in (root, user):
+        for registration in dev.registrations:
+            plain = {
+                k: v for k, v in registration.inputs.items() if k not in registration.secret_inputs
+            }
+            assert value not in plain_text(plain), registration.name
+        assert value not in plain_text(dev.outputs)
     for registration in dev.registrations:
-        plain = {
-            k: v for k, v in registration.inputs.items() if k not in registration.secret_inputs
-        }
-        assert value not in plain_text(plain), registration.name
-    assert value not in plain_text(dev.outputs)
+        if cluster_of(dev, registration) == "client":
+            assert root not in plain_text(registration.inputs), registration.name
 
 
 def test_the_link_waits_for_the_demo_client_namespace(dev: OfflineRun) -> None:

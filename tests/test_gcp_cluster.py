@@ -43,6 +43,7 @@ def cluster_args(**overrides: Any) -> MeshClusterArgs:
         "services_range_name": "server-services",
         "mesh_feature": "servicemesh",
         "fleet_project": FLEET_PROJECT,
+        "master_authorized_networks": [{"cidr_block": "198.51.100.0/24", "display_name": "ops"}],
     }
     args.update(overrides)
     return args  # type: ignore[return-value]
@@ -314,8 +315,28 @@ def test_missing_required_settings_are_each_named() -> None:
             "pods_range_name",
             "services_range_name",
             "mesh_feature",
+            # A public endpoint needs authorised networks (or private_endpoint).
+            "master_authorized_networks",
         ]
     )
+
+
+def test_a_public_endpoint_open_to_everyone_is_refused_unless_asked_for() -> None:
+    with pytest.raises(MeshlinkValidationError) as caught:
+        MeshCluster("server", cluster_args(master_authorized_networks=[]))
+    (problem,) = caught.value.problems
+    assert problem.startswith("master_authorized_networks: a public control-plane endpoint")
+    assert "private_endpoint" in problem and "allow_public_endpoint" in problem
+
+    def program() -> None:
+        MeshCluster("private", cluster_args(master_authorized_networks=[], private_endpoint=True))
+        MeshCluster("open", cluster_args(master_authorized_networks=[], allow_public_endpoint=True))
+
+    run = run_offline(program)
+    private = run.named("gcp:container/cluster:Cluster", "private-cluster")
+    assert private.inputs["privateClusterConfig"]["enablePrivateEndpoint"] is True
+    opened = run.named("gcp:container/cluster:Cluster", "open-cluster")
+    assert "masterAuthorizedNetworksConfig" not in opened.inputs
 
 
 def test_gke_kubeconfig_is_plain_yaml_without_credentials() -> None:

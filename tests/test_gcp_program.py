@@ -269,9 +269,13 @@ def test_cross_project_grants_are_declared_once_per_member_project(run: OfflineR
     number = cloud_standins.project_number(FLEET_PROJECT)
     grants = [r for r in run.of_type(IAM_MEMBER) if r.name.startswith("mesh-")]
     seen = Counter((g.inputs["project"], g.inputs["role"]) for g in grants)
+    # Service agents created on request get no roles of their own: granted in the fleet
+    # project too.
     assert seen == {
+        (FLEET_PROJECT, "roles/gkehub.serviceAgent"): 1,
         (CLIENT_PROJECT, "roles/gkehub.serviceAgent"): 1,
         (SERVER_PROJECT, "roles/gkehub.serviceAgent"): 1,
+        (FLEET_PROJECT, "roles/anthosservicemesh.serviceAgent"): 1,
         (CLIENT_PROJECT, "roles/anthosservicemesh.serviceAgent"): 1,
         (SERVER_PROJECT, "roles/anthosservicemesh.serviceAgent"): 1,
     }
@@ -280,6 +284,20 @@ def test_cross_project_grants_are_declared_once_per_member_project(run: OfflineR
         f"serviceAccount:service-{number}@gcp-sa-gkehub.iam.gserviceaccount.com",
         f"serviceAccount:service-{number}@gcp-sa-servicemesh.iam.gserviceaccount.com",
     }
+    # The agents are created before anything is granted to them.
+    identities = {
+        r.inputs["service"]: r for r in run.of_type("gcp:projects/serviceIdentity:ServiceIdentity")
+    }
+    assert set(identities) == {"gkehub.googleapis.com", "meshconfig.googleapis.com"}
+    assert {i.inputs["project"] for i in identities.values()} == {FLEET_PROJECT}
+    for grant in grants:
+        agent = (
+            identities["gkehub.googleapis.com"]
+            if grant.inputs["role"] == "roles/gkehub.serviceAgent"
+            else identities["meshconfig.googleapis.com"]
+        )
+        assert run.depends_on(grant.urn, agent.urn), grant.name
+        assert grant.inputs["member"] == agent.outputs["member"]
     # Registration and the feature membership wait for the grants.
     for side in ("client", "server"):
         for kind, name in (

@@ -124,6 +124,10 @@ ID_FORMATS = {
         {"project": "p1", "service": "dns.googleapis.com"},
         r"p1/dns\.googleapis\.com",
     ),
+    "gcp:projects/serviceIdentity:ServiceIdentity": (
+        {"project": "p1", "service": "gkehub.googleapis.com"},
+        r"projects/p1/services/gkehub\.googleapis\.com",
+    ),
     "gcp:gkehub/membership:Membership": (
         {"project": "f1", "membershipId": "c", "location": "global"},
         r"projects/f1/locations/global/memberships/c",
@@ -207,3 +211,19 @@ def test_unknown_types_are_echoed_under_a_name_derived_id() -> None:
 def test_missing_project_falls_back_to_a_marked_default() -> None:
     resource_id, _ = stand_in("gcp:compute/firewall:Firewall", "fw", {"name": "fw"})
     assert resource_id.startswith(f"projects/{cloud_standins.DEFAULT_PROJECT}/")
+
+
+def test_service_agents_are_named_as_google_names_them() -> None:
+    number = project_number("p1")
+    for service, domain in (
+        ("gkehub.googleapis.com", "gcp-sa-gkehub"),
+        ("meshconfig.googleapis.com", "gcp-sa-servicemesh"),
+    ):
+        _, outputs = stand_in(
+            "gcp:projects/serviceIdentity:ServiceIdentity",
+            "agent",
+            {"project": "p1", "service": service},
+        )
+        email = f"service-{number}@{domain}.iam.gserviceaccount.com"
+        assert outputs["email"] == email
+        assert outputs["member"] == f"serviceAccount:{email}"

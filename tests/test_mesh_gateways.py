@@ -7,9 +7,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from meshlink.istio import IstioApiVersion
 from meshlink.mesh import EgressGateway, ExistingIngressGateway, IngressGateway
-from meshlink.mesh.readiness import IstioCrdGate, IstioReadinessSettings
 from meshlink.offline.engine import OfflineRun
 from tests.support import mesh
 
@@ -21,13 +19,6 @@ def manifests(run: OfflineRun, kind: str) -> list[dict[str, Any]]:
 def test_standalone_egress_gateway_defaults_and_settings() -> None:
     def program() -> None:
         provider = k8s.Provider("client-cluster", kubeconfig="{}")
-        gate = IstioCrdGate(
-            "client-ready",
-            cluster="client",
-            kinds=["PeerAuthentication"],
-            group_versions={"security.istio.io": "security.istio.io/v1"},
-            settings=IstioReadinessSettings(kubeconfig="{}"),
-        )
         gateway = EgressGateway(
             "team-egress",
             {
@@ -43,8 +34,6 @@ def test_standalone_egress_gateway_defaults_and_settings() -> None:
                 ],
                 "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}},
             },
-            istio_gate=gate,
-            api_version=IstioApiVersion.V1BETA1,
             opts=pulumi.ResourceOptions(provider=provider),
         )
         pulumi.export("host", gateway.service_host)
@@ -67,13 +56,12 @@ def test_standalone_egress_gateway_defaults_and_settings() -> None:
         "app": "team-egress",
         "istio": "team-egress",
     }
-    (peer,) = [r for r in mesh.istio_objects(run)]
-    assert peer.inputs["apiVersion"] == "security.istio.io/v1beta1"
-    (gate,) = [r for r in run.registrations if r.type == mesh.GATE_TYPE]
-    assert gate.urn in peer.dependencies
+    # The gateway's TLS is the Gateway objects' business: no PeerAuthentication (or any
+    # other Istio object) comes with the gateway itself.
+    assert mesh.istio_objects(run) == []
 
 
-def test_standalone_ingress_gateway_without_strict_mtls() -> None:
+def test_standalone_ingress_gateway_in_an_existing_namespace() -> None:
     def program() -> None:
         provider = k8s.Provider("server-cluster", kubeconfig="{}")
         IngressGateway(
@@ -84,7 +72,6 @@ def test_standalone_ingress_gateway_without_strict_mtls() -> None:
                 "labels": {"gateway": "edge"},
                 "link_ports": [443, 13306],
                 "source_ranges": ["203.0.113.0/28"],
-                "strict_mtls": False,
                 "create_namespace": False,
             },
             opts=pulumi.ResourceOptions(provider=provider),

@@ -99,15 +99,20 @@ def chains_to(leaf_chain: list[x509.Certificate], bundle: list[x509.Certificate]
 def test_every_object_is_on_its_cluster_and_in_its_namespace(link: Any) -> None:
     run, services = link
     client_namespaces = {EGRESS_NS, *mesh.CLIENT_NAMESPACES}
+    target_namespaces = {s["target_host"].split(".")[1] for s in services}
     placed: dict[str, set[str]] = {CLIENT: set(), SERVER: set()}
     for cluster, manifest in mesh.by_cluster(run):
         assert cluster in (CLIENT, SERVER), f"{manifest['kind']} on the default provider"
         namespace = manifest["metadata"].get("namespace") or manifest["metadata"]["name"]
         placed[cluster].add(namespace)
-        if manifest["kind"] not in ("NetworkPolicy", "Namespace"):
+        if cluster == SERVER and namespace != INGRESS_NS:
+            # The target's policies go where the target's pods are.
+            assert manifest["kind"] in ("AuthorizationPolicy", "PeerAuthentication"), manifest
+            assert namespace in target_namespaces, manifest
+        elif manifest["kind"] not in ("NetworkPolicy", "Namespace"):
             assert namespace in ({EGRESS_NS} if cluster == CLIENT else {INGRESS_NS}), manifest
     assert placed[CLIENT] == client_namespaces
-    assert placed[SERVER] == {INGRESS_NS}
+    assert placed[SERVER] == {INGRESS_NS, *target_namespaces}
     for namespace in mesh.CLIENT_NAMESPACES:
         policies = [
             m
@@ -120,7 +125,11 @@ def test_every_object_is_on_its_cluster_and_in_its_namespace(link: Any) -> None:
         for cluster in (CLIENT, SERVER)
     }
     n = len(services)
-    assert per_cluster[CLIENT].count("ServiceEntry") == n
+    assert per_cluster[CLIENT].count("ServiceEntry") == 2 * n
+    assert per_cluster[CLIENT].count("AuthorizationPolicy") == 1
+    assert per_cluster[CLIENT].count("PeerAuthentication") == 0
+    assert per_cluster[SERVER].count("AuthorizationPolicy") == n
+    assert per_cluster[SERVER].count("PeerAuthentication") == n
     assert per_cluster[CLIENT].count("Gateway") == n
     assert per_cluster[CLIENT].count("VirtualService") == n
     assert per_cluster[CLIENT].count("DestinationRule") == n + 1
@@ -247,8 +256,11 @@ def test_gateway_selector_pod_labels_and_service_selector_agree(link: Any) -> No
         assert selector.items() <= template["metadata"]["labels"].items()
         for gateway in objects(run, "Gateway", cluster):
             assert gateway["spec"]["selector"] == selector
-        peer = one(objects(run, "PeerAuthentication", cluster), f"{namespace}-strict-mtls")
-        assert peer["spec"] == {"selector": {"matchLabels": selector}, "mtls": {"mode": "STRICT"}}
+        # A gateway's listeners take their TLS from the Gateway object: a
+        # PeerAuthentication on gateway pods would protect nothing and suggest it does.
+        for peer in objects(run, "PeerAuthentication", cluster):
+            assert peer["metadata"]["namespace"] != namespace, peer["metadata"]
+            assert peer["spec"]["selector"]["matchLabels"] != selector, peer["metadata"]
         assert deployment["spec"]["replicas"] >= 2
         assert template["metadata"]["annotations"]["inject.istio.io/templates"] == "gateway"
         assert template["metadata"]["labels"]["sidecar.istio.io/inject"] == "true"
@@ -256,6 +268,9 @@ def test_gateway_selector_pod_labels_and_service_selector_agree(link: Any) -> No
         assert container["image"] == "auto"
         assert container["resources"]["requests"]
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        # Explicit, not left to the injection template: the istio-proxy user and group.
+        assert container["securityContext"]["runAsUser"] == 1337
+        assert container["securityContext"]["runAsGroup"] == 1337
         namespace_object = one(objects(run, "Namespace", cluster), namespace)
         assert namespace_object["metadata"]["labels"]["istio-injection"] == "enabled"
 
@@ -321,22 +336,59 @@ def test_server_virtual_service_routes_to_the_target(link: Any) -> None:
         ]
 
 
-def test_service_entry_declares_app_and_link_ports(link: Any) -> None:
+def _visible_in(entry: dict[str, Any], namespace: str) -> bool:
+    """Whether a ServiceEntry is visible to proxies in ``namespace`` (Istio's exportTo:
+    unset or ``*`` is everywhere, ``.`` is its own namespace)."""
+    export_to = entry["spec"].get("exportTo", ["*"])
+    own = entry["metadata"]["namespace"]
+    return "*" in export_to or namespace in export_to or ("." in export_to and namespace == own)
+
+
+def test_service_entries_declare_app_and_link_ports(link: Any) -> None:
     run, services = link
     for linked in services:
-        entry = one(objects(run, "ServiceEntry", CLIENT), f"mysql-link-{linked['name']}")
-        spec = entry["spec"]
-        assert spec["hosts"] == [linked["fqdn"]]
-        assert spec["location"] == "MESH_EXTERNAL" and spec["resolution"] == "DNS"
-        assert "addresses" not in spec
-        ports = {p["number"]: p for p in spec["ports"]}
-        assert ports[linked["app_port"]]["protocol"] == "TCP"
-        assert ports[linked["link_port"]]["protocol"] == "TLS"
-        assert spec["endpoints"] == [
+        app = one(objects(run, "ServiceEntry", CLIENT), f"mysql-link-{linked['name']}")
+        tls = one(objects(run, "ServiceEntry", CLIENT), f"mysql-link-{linked['name']}-link")
+        for entry in (app, tls):
+            spec = entry["spec"]
+            assert spec["hosts"] == [linked["fqdn"]]
+            assert spec["location"] == "MESH_EXTERNAL" and spec["resolution"] == "DNS"
+            assert "addresses" not in spec
+        assert app["spec"]["ports"] == [
+            {"number": linked["app_port"], "name": "tcp", "protocol": "TCP"}
+        ]
+        assert tls["spec"]["ports"] == [
+            {"number": linked["link_port"], "name": "tls", "protocol": "TLS"}
+        ]
+        assert tls["spec"]["endpoints"] == [
             {"address": linked["fqdn"], "ports": {"tls": linked["link_port"]}}
         ]
-        assert ports[linked["link_port"]]["name"] == "tls"
-        assert spec["exportTo"] == [".", *sorted(mesh.CLIENT_NAMESPACES)]
+        assert app["spec"]["exportTo"] == sorted(mesh.CLIENT_NAMESPACES)
+        assert tls["spec"]["exportTo"] == ["."]
+
+
+def test_client_sidecars_have_no_route_to_the_link_port(link: Any) -> None:
+    """Each client namespace sees the app port (its route goes to the egress gateway) and
+    never the link port, which would be a direct route to the ingress address; the
+    egress gateway's namespace sees the link port and no app port."""
+    run, services = link
+    entries = objects(run, "ServiceEntry", CLIENT)
+    for linked in services:
+        for namespace in mesh.CLIENT_NAMESPACES:
+            ports = {
+                port["number"]
+                for entry in entries
+                if _visible_in(entry, namespace) and entry["spec"]["hosts"] == [linked["fqdn"]]
+                for port in entry["spec"]["ports"]
+            }
+            assert ports == {linked["app_port"]}, namespace
+        egress_ports = {
+            port["number"]
+            for entry in entries
+            if _visible_in(entry, EGRESS_NS) and entry["spec"]["hosts"] == [linked["fqdn"]]
+            for port in entry["spec"]["ports"]
+        }
+        assert egress_ports == {linked["link_port"]}
 
 
 def test_sni_fqdn_and_server_certificate_san_are_one_name(link: Any) -> None:
@@ -393,6 +445,7 @@ CRD_NAMES = {
     "DestinationRule": "destinationrules.networking.istio.io",
     "ServiceEntry": "serviceentries.networking.istio.io",
     "PeerAuthentication": "peerauthentications.security.istio.io",
+    "AuthorizationPolicy": "authorizationpolicies.security.istio.io",
 }
 
 
@@ -443,6 +496,7 @@ def test_every_istio_object_validates_against_both_crd_sets(link: Any, istio_crd
         "DestinationRule",
         "ServiceEntry",
         "PeerAuthentication",
+        "AuthorizationPolicy",
     }
     for crd_set in CRD_SETS:
         for manifest in manifests:

@@ -116,6 +116,7 @@ def test_reusing_an_existing_ingress_gateway_patches_its_service(istio_crds: Pat
         "namespace": "istio-ingress",
         "service_name": "istio-ingressgateway",
         "labels": {"istio": "ingressgateway", "app": "istio-ingressgateway"},
+        "service_account": "istio-ingressgateway",
     }
     run = mesh.run_link(
         _program(server__ingress_gateway=mesh.DELETE, server__existing_ingress_gateway=existing)
@@ -134,7 +135,15 @@ def test_reusing_an_existing_ingress_gateway_patches_its_service(istio_crds: Pat
     server_kinds = {m["kind"] for m in objects(run, "Deployment", SERVER)}
     assert server_kinds == set()
     assert objects(run, "Namespace", SERVER) == []
-    assert objects(run, "PeerAuthentication", SERVER) == []
+    # The only PeerAuthentications are the targets' own, none in the gateway's namespace.
+    assert {p["metadata"]["namespace"] for p in objects(run, "PeerAuthentication", SERVER)} == {
+        "db"
+    }
+    for policy in objects(run, "AuthorizationPolicy", SERVER):
+        (rule,) = policy["spec"]["rules"]
+        assert rule["from"][0]["source"]["principals"] == [
+            "cluster.local/ns/istio-ingress/sa/istio-ingressgateway"
+        ]
     for gateway in objects(run, "Gateway", SERVER):
         assert gateway["metadata"]["namespace"] == "istio-ingress"
         assert gateway["spec"]["selector"] == existing["labels"]
@@ -154,6 +163,7 @@ def test_reused_gateway_field_manager_can_be_pinned() -> None:
         "namespace": "istio-ingress",
         "service_name": "istio-ingressgateway",
         "labels": {"istio": "ingressgateway"},
+        "service_account": "istio-ingressgateway",
         "field_manager": "platform-team-links",
         "address": "198.51.100.99",
     }
@@ -182,6 +192,57 @@ def test_internal_load_balancer_with_a_named_gke_address() -> None:
     }
     assert "loadBalancerIP" not in service["spec"]
     assert run.outputs["ingress_address"] is None
+
+
+def test_external_address_by_name_in_its_network_tier() -> None:
+    """On GKE the reserved address is named in GKE's annotation instead of the deprecated
+    spec.loadBalancerIP, and the forwarding rule asks for the address's network tier."""
+    run = mesh.run_link(
+        _program(
+            server__ingress_gateway__static_ip_name="mysql-link-ingress",
+            server__ingress_gateway__network_tier="STANDARD",
+        )
+    )
+    (service,) = [m for m in objects(run, "Service", SERVER) if m["spec"]["type"] == "LoadBalancer"]
+    assert service["metadata"]["annotations"] == {
+        "networking.gke.io/load-balancer-ip-addresses": "mysql-link-ingress",
+        "cloud.google.com/network-tier": "Standard",
+    }
+    assert "loadBalancerIP" not in service["spec"]
+    # The address is still known for the outputs (and the client's DNS record).
+    assert run.outputs["ingress_address"] == mesh.STATIC_IP
+
+
+def test_static_ip_alone_still_sets_load_balancer_ip() -> None:
+    run = mesh.run_link(_program())
+    (service,) = [m for m in objects(run, "Service", SERVER) if m["spec"]["type"] == "LoadBalancer"]
+    assert service["spec"]["loadBalancerIP"] == mesh.STATIC_IP
+    assert "annotations" not in service["metadata"]
+
+
+def test_gateway_tls_pins_ecdhe_aead_suites(istio_crds: Path) -> None:
+    run = mesh.run_link(_program())
+    for gateway in objects(run, "Gateway", SERVER):
+        (server,) = gateway["spec"]["servers"]
+        suites = server["tls"]["cipherSuites"]
+        assert suites == [
+            "ECDHE-ECDSA-AES256-GCM-SHA384",
+            "ECDHE-ECDSA-AES128-GCM-SHA256",
+            "ECDHE-ECDSA-CHACHA20-POLY1305",
+            "ECDHE-RSA-AES256-GCM-SHA384",
+            "ECDHE-RSA-AES128-GCM-SHA256",
+            "ECDHE-RSA-CHACHA20-POLY1305",
+        ]
+        for crd_set in CRD_SETS:
+            assert validate_manifest(gateway, crd_set) == []
+    # ClientTLSSettings has no cipherSuites in either CRD set: none is emitted there.
+    for rule in objects(run, "DestinationRule", CLIENT):
+        for setting in rule["spec"].get("trafficPolicy", {}).get("portLevelSettings", []):
+            assert "cipherSuites" not in setting["tls"]
+    custom = mesh.run_link(_program(cipher_suites=["ECDHE-ECDSA-CHACHA20-POLY1305"]))
+    for gateway in objects(custom, "Gateway", SERVER):
+        (server,) = gateway["spec"]["servers"]
+        assert server["tls"]["cipherSuites"] == ["ECDHE-ECDSA-CHACHA20-POLY1305"]
 
 
 def test_any_source_only_when_asked_for() -> None:

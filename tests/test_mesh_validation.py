@@ -63,6 +63,55 @@ def link_with(**settings: Any) -> Any:
 
 # (setting path -> value, text the message must contain)
 CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
+    "cbc cipher suite": (
+        {"cipher_suites": ["ECDHE-RSA-AES128-SHA"]},
+        ["cipher_suites: 'ECDHE-RSA-AES128-SHA' is not an ECDHE suite with AES-GCM"],
+    ),
+    "no cipher suite": ({"cipher_suites": []}, ["cipher_suites: give at least one"]),
+    "network tier of an internal load balancer": (
+        {
+            "server.ingress_gateway.internal": True,
+            "server.ingress_gateway.network_tier": "STANDARD",
+        },
+        ["server.ingress_gateway: network_tier applies to external load balancers only"],
+    ),
+    "network tier by annotation": (
+        {
+            "server.ingress_gateway.service_annotations": {
+                "cloud.google.com/network-tier": "Standard"
+            }
+        },
+        ["cloud.google.com/network-tier is set by meshlink from network_tier"],
+    ),
+    "target without pod labels": (
+        {"services[1].target_labels": mesh.DELETE},
+        ["services[1].target_labels: required", "services[1].target_policies: false"],
+    ),
+    "target outside the cluster without a namespace": (
+        {"services[0].target_host": "mysql.example.net"},
+        ["services[0].target_namespace: 'mysql.example.net' is not a Kubernetes Service name"],
+    ),
+    "target labels with policies off": (
+        {"services[0].target_policies": False},
+        ["services[0]: target_labels only select the target for its policies"],
+    ),
+    "empty target labels": ({"services[0].target_labels": {}}, ["services[0].target_labels"]),
+    "bad trust domain": ({"server.trust_domains": ["Not A Domain"]}, ["server.trust_domains"]),
+    "client namespace is the egress gateway's": (
+        {"client.namespaces": ["orders", "mysql-link-egress"]},
+        ["client.namespaces: 'mysql-link-egress' is the egress gateway's namespace"],
+    ),
+    "existing gateway without its service account": (
+        {
+            "server.ingress_gateway": mesh.DELETE,
+            "server.existing_ingress_gateway": {
+                "namespace": "istio-ingress",
+                "service_name": "istio-ingressgateway",
+                "labels": {"istio": "ingressgateway"},
+            },
+        },
+        ["server.existing_ingress_gateway.service_account: required"],
+    ),
     "duplicate service name": (
         {"services[1].name": "mysql"},
         ["services[1].name: mysql is already used by services[0]"],
@@ -129,10 +178,6 @@ CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
     "bad static ip": (
         {"server.ingress_gateway.static_ip": "not-an-ip"},
         ["server.ingress_gateway.static_ip", "is not an IP address"],
-    ),
-    "two static addresses": (
-        {"server.ingress_gateway.static_ip_name": "reserved-ip"},
-        ["server.ingress_gateway", "either static_ip or static_ip_name"],
     ),
     "deploy and reuse": (
         {

@@ -33,6 +33,7 @@ INGRESS_REFUSALS = {
     "EKU serverAuth only (real issuer)",
     "plaintext TCP",
     "TLS 1.1 (minimum TLS 1.2)",
+    "TLS 1.2 with CBC or non-ECDHE suites only",
     "client SAN not allowed (real issuer)",
     "SNI not among the Gateway's hosts",
 }
@@ -170,6 +171,20 @@ def test_a_permissive_gateway_fails_the_rehearsal(
         "TLS 1.1 (minimum TLS 1.0)": "permitted",
         "client SAN not allowed (real issuer)": "accepted",
     }
+    assert link.positive is not None and link.positive.passed
+
+
+def test_a_gateway_without_pinned_suites_fails_the_rehearsal(
+    tmp_path: Path, leaves_nothing_behind: None
+) -> None:
+    """Without cipherSuites the proxy's defaults decide, and they accept CBC suites: the
+    case that offers only those fails, and nothing else does."""
+    fixture = write_render(tmp_path / "render", cipher_suites=())
+    report = runner.rehearse(fixture.root, with_timing=False)
+    assert not report.ok
+    [link] = report.links
+    failed = {c.case: c.result for c in link.cases if not c.passed}
+    assert failed == {"TLS 1.2 with CBC or non-ECDHE suites only": "accepted"}
     assert link.positive is not None and link.positive.passed
 
 

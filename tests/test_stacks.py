@@ -35,6 +35,7 @@ FQDN = "mysql.link.internal.example.com"
 CLIENT_URI = "spiffe://link.example.com/cluster/orders-client"
 
 SECRET_TYPE = "kubernetes:core/v1:Secret"
+ADDRESS = "gcp:compute/address:Address"
 SERVICE_TYPE = "kubernetes:core/v1:Service"
 RECORD_TYPE = "gcp:dns/recordSet:RecordSet"
 ZONE_TYPE = "gcp:dns/managedZone:ManagedZone"
@@ -234,7 +235,16 @@ def test_server_allowlist_is_the_configured_client_nat_addresses(server: Offline
         s for s in of_kind(server, "Service") if s["spec"].get("type") == "LoadBalancer"
     ]
     assert gateway_service["spec"]["loadBalancerSourceRanges"] == expected
-    assert gateway_service["spec"]["loadBalancerIP"] == server.outputs["ingress_address"]
+    # The reserved address by name, in GKE's annotation (not loadBalancerIP), in its tier.
+    assert "loadBalancerIP" not in gateway_service["spec"]
+    annotations = gateway_service["metadata"]["annotations"]
+    (reserved,) = [
+        r
+        for r in server.of_type(ADDRESS)
+        if r.inputs.get("name") == annotations["networking.gke.io/load-balancer-ip-addresses"]
+    ]
+    assert reserved.outputs["address"] == server.outputs["ingress_address"]
+    assert annotations["cloud.google.com/network-tier"].upper() == reserved.inputs["networkTier"]
     assert server.outputs["source_ranges"] == expected
     assert {port["port"] for port in gateway_service["spec"]["ports"]} >= {13306}
 

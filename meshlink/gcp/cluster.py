@@ -116,8 +116,12 @@ class MeshClusterArgs(TypedDict):
     clusters whose control plane is peered rather than reached over Private Service
     Connect."""
     master_authorized_networks: NotRequired[list[AuthorizedNetwork]]
-    """Ranges allowed to reach the control plane. Without any, the public endpoint accepts
-    connections from anywhere (still authenticated by IAM)."""
+    """Ranges allowed to reach the control plane. Required with a public endpoint, unless
+    ``allow_public_endpoint``."""
+    allow_public_endpoint: NotRequired[bool]
+    """Accept a public control-plane endpoint with no authorised networks, reachable from
+    anywhere (still authenticated by IAM). Off by default: give
+    ``master_authorized_networks`` or ``private_endpoint``."""
     node_locations: NotRequired[list[str]]
     """Zones for the nodes, all in the cluster's region (default: GKE's choice)."""
     node_pool: NotRequired[NodePoolArgs]
@@ -183,7 +187,10 @@ class MeshClusterSettings(BaseModel):
     deletion_protection: bool = True
     private_endpoint: bool = False
     master_ipv4_cidr: Annotated[str, cidr_checker(shortest=28, longest=28)] | None = None
-    master_authorized_networks: list[AuthorizedNetworkSettings] = []
+    allow_public_endpoint: bool = False
+    master_authorized_networks: list[AuthorizedNetworkSettings] = Field(
+        default_factory=list, validate_default=True
+    )
     node_locations: list[Zone] = []
     node_pool: NodePoolSettings = NodePoolSettings()
     labels: Labels = {}
@@ -194,6 +201,24 @@ class MeshClusterSettings(BaseModel):
         if "mesh_id" in value:
             raise ValueError(
                 "'mesh_id' is set by meshlink from the fleet project number; remove it"
+            )
+        return value
+
+    @field_validator("master_authorized_networks")
+    @classmethod
+    def _endpoint_not_open(
+        cls, value: list[AuthorizedNetworkSettings], info: ValidationInfo
+    ) -> list[AuthorizedNetworkSettings]:
+        if (
+            not value
+            and not info.data.get("private_endpoint", False)
+            and not info.data.get("allow_public_endpoint", False)
+        ):
+            raise ValueError(
+                "a public control-plane endpoint with no authorised networks accepts "
+                "connections from the whole internet; list the ranges Pulumi and the "
+                "operators connect from, or set private_endpoint, or allow_public_endpoint "
+                "to accept this deliberately"
             )
         return value
 

@@ -4,6 +4,23 @@ A fleet feature is a singleton per project: declaring it once per cluster would 
 resources fight over one object, and deleting either would switch the mesh off for both.
 So it lives in its own component, and every ``MeshCluster`` refers to it by the
 ``feature_name`` output.
+
+The fleet's GKE Hub and Cloud Service Mesh service agents
+(``service-<number>@gcp-sa-gkehub`` and ``@gcp-sa-servicemesh``) are created here with
+``projects.ServiceIdentity`` (``gcloud beta services identity create``) before anything
+is granted to them. Google creates service agents as services are enabled and used, a
+role cannot be granted to one that does not exist yet, and one created on request gets
+none of the roles it is normally granted automatically
+(https://cloud.google.com/iam/docs/create-service-agents). So both agents are created
+first and then granted their service-agent roles explicitly: in the fleet project itself
+and in every member project.
+
+One fleet per mesh: managed Cloud Service Mesh joins clusters of different projects into
+one mesh only when they are registered to the same fleet host project and share a VPC on
+the same network (https://cloud.google.com/service-mesh/docs/managed/provision-managed-anthos-service-mesh,
+"Requirements"). A link's two sides have networks of their own, so each side is a fleet
+and a mesh of its own (its own ``mesh_id``, its own mesh CA), and they trust each other
+only through the link CA at the gateways.
 """
 
 from __future__ import annotations
@@ -24,6 +41,11 @@ FLEET_LOCATION = "global"
 
 HUB_AGENT_ROLE = "roles/gkehub.serviceAgent"
 MESH_AGENT_ROLE = "roles/anthosservicemesh.serviceAgent"
+
+HUB_SERVICE = "gkehub.googleapis.com"
+"""Its service agent: ``service-<number>@gcp-sa-gkehub.iam.gserviceaccount.com``."""
+MESH_SERVICE = "meshconfig.googleapis.com"
+"""Its service agent: ``service-<number>@gcp-sa-servicemesh.iam.gserviceaccount.com``."""
 
 
 def fleet_project_number(fleet_project: str, parent: pulumi.Resource) -> pulumi.Output[str]:
@@ -46,10 +68,11 @@ class ServiceMeshFeatureArgs(TypedDict):
     fleet_project: str
     """The fleet host project: where the feature, and every cluster's membership, live."""
     member_projects: NotRequired[list[str]]
-    """Projects of the clusters that register to this fleet. For each one other than the
+    """Projects of the clusters that register to this fleet. In each of them and in the
     fleet project, the fleet's GKE Hub and Cloud Service Mesh service agents are granted
-    their service-agent roles there, which cross-project registration and managed mesh
-    provisioning need."""
+    their service-agent roles, which registration and managed mesh provisioning need.
+    Clusters of different projects in one fleet form one mesh only in a shared VPC (see
+    the module docstring)."""
 
 
 class ServiceMeshFeatureSettings(BaseModel):
@@ -65,6 +88,8 @@ class ServiceMeshFeature(pulumi.ComponentResource):
 
     settings: ServiceMeshFeatureSettings
     feature: gkehub.Feature
+    hub_agent: projects.ServiceIdentity
+    mesh_agent: projects.ServiceIdentity
     grants: list[projects.IAMMember]
     project_number: pulumi.Output[str]
     """The fleet host project's number."""
@@ -90,31 +115,32 @@ class ServiceMeshFeature(pulumi.ComponentResource):
 
         self.project_number = fleet_project_number(fleet, self)
         self.mesh_id = self.project_number.apply(mesh_id_label)
+        self.hub_agent = projects.ServiceIdentity(
+            f"{name}-hub-agent", project=fleet, service=HUB_SERVICE, opts=child
+        )
+        self.mesh_agent = projects.ServiceIdentity(
+            f"{name}-mesh-agent", project=fleet, service=MESH_SERVICE, opts=child
+        )
+        agents = [self.hub_agent, self.mesh_agent]
         self.feature = gkehub.Feature(
             f"{name}-feature",
             name="servicemesh",
             location=FLEET_LOCATION,
             project=fleet,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=agents),
         )
 
-        hub_agent = self.project_number.apply(
-            lambda n: f"serviceAccount:service-{n}@gcp-sa-gkehub.iam.gserviceaccount.com"
-        )
-        mesh_agent = self.project_number.apply(
-            lambda n: f"serviceAccount:service-{n}@gcp-sa-servicemesh.iam.gserviceaccount.com"
-        )
+        # The grants name the agents by the identities' own output, and wait for them.
+        after_agents = pulumi.ResourceOptions(parent=self, depends_on=agents)
         self.grants = []
-        for member_project in dict.fromkeys(settings.member_projects):
-            if member_project == fleet:
-                continue
+        for member_project in dict.fromkeys([fleet, *settings.member_projects]):
             self.grants.append(
                 projects.IAMMember(
                     f"{name}-{member_project}-hub-agent",
                     project=member_project,
                     role=HUB_AGENT_ROLE,
-                    member=hub_agent,
-                    opts=child,
+                    member=self.hub_agent.member,
+                    opts=after_agents,
                 )
             )
             self.grants.append(
@@ -122,8 +148,8 @@ class ServiceMeshFeature(pulumi.ComponentResource):
                     f"{name}-{member_project}-mesh-agent",
                     project=member_project,
                     role=MESH_AGENT_ROLE,
-                    member=mesh_agent,
-                    opts=child,
+                    member=self.mesh_agent.member,
+                    opts=after_agents,
                 )
             )
 

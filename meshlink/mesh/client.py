@@ -2,8 +2,11 @@
 
 Per cluster: the readiness gate, the egress gateway, the link client certificate and
 its Secret, the DestinationRule for the egress gateway host (one subset per service),
-and the NetworkPolicy in each client namespace. Per service: a ServiceEntry, an egress
-``Gateway``, a VirtualService and the origination DestinationRule.
+the ``AuthorizationPolicy`` that admits only the client namespaces to the egress
+gateway, and the NetworkPolicy in each client namespace. Per service: two
+ServiceEntries (the app port for the client namespaces, the link port for the egress
+gateway's namespace), an egress ``Gateway``, a VirtualService and the origination
+DestinationRule.
 
 One client certificate serves every service: it names the client cluster, which is
 what the server admits, and it is the same cluster whatever the service.
@@ -33,6 +36,7 @@ from meshlink.mesh.hardening import (
     egress_rules,
 )
 from meshlink.mesh.identity import ClientIdentity, ClientIdentityArgs
+from meshlink.mesh.naming import LinkNames
 from meshlink.mesh.readiness import IstioReadinessArgs, IstioReadinessSettings
 from meshlink.mesh.services import LinkedService, LinkedServiceArgs
 from meshlink.mesh.side import (
@@ -42,17 +46,18 @@ from meshlink.mesh.side import (
     LinkSide,
     check_issuer,
     check_one_source,
+    default_prefix,
     peer_trust_bundle,
 )
 from meshlink.pki import LeafCertificate, LeafCertificateArgs, LinkIssuer, Rotation
-from meshlink.validation import KubernetesLabel, validate_args
+from meshlink.validation import KubernetesLabel, MeshlinkValidationError, validate_args
 
 CLIENT_KINDS = (
     "ServiceEntry",
     "Gateway",
     "VirtualService",
     "DestinationRule",
-    "PeerAuthentication",
+    "AuthorizationPolicy",
 )
 
 
@@ -154,6 +159,21 @@ class LinkClient(LinkSide):
     ) -> None:
         where = f"LinkClient {name!r}"
         settings = validate_args(LinkClientSettings, args, where=where, show_input=False)
+        egress_namespace = (
+            settings.egress_gateway.namespace
+            or LinkNames(
+                settings.object_prefix or default_prefix(name, where)
+            ).egress_gateway_default()
+        )
+        if egress_namespace in settings.client_namespaces:
+            raise MeshlinkValidationError(
+                where,
+                [
+                    f"client_namespaces: {egress_namespace!r} is the egress gateway's "
+                    "namespace; client workloads need a namespace of their own, which the "
+                    "link-port ServiceEntry is not exported to and the NetworkPolicy confines"
+                ],
+            )
         super().__init__(
             "meshlink:index:LinkClient",
             name,
@@ -163,7 +183,6 @@ class LinkClient(LinkSide):
             opts=opts,
         )
         names = self.names
-        api_version = settings.istio_api_version
         self.services = settings.services
 
         gateway_settings = settings.egress_gateway.model_copy(
@@ -175,8 +194,6 @@ class LinkClient(LinkSide):
         self.egress = EgressGateway(
             f"{name}-egress",
             gateway_settings,
-            istio_gate=self.gate,
-            api_version=api_version,
             opts=pulumi.ResourceOptions(parent=self),
         )
         egress = self.egress.ref
@@ -236,8 +253,16 @@ class LinkClient(LinkSide):
             gateway_name = names.egress_gateway(service.name)
             declare(
                 f"{name}-{service.name}-service-entry",
-                objects.service_entry(service, export_to=export_to),
+                objects.app_service_entry(
+                    service,
+                    export_to=objects.client_export_targets(settings.client_namespaces),
+                ),
                 names.service_entry(service.name),
+            )
+            declare(
+                f"{name}-{service.name}-link-service-entry",
+                objects.link_service_entry(service),
+                names.link_service_entry(service.name),
             )
             declare(
                 f"{name}-{service.name}-egress-gateway",
@@ -259,6 +284,14 @@ class LinkClient(LinkSide):
                 objects.origination_rule(service, credential_name=names.client_credential()),
                 names.origination(service.name),
             )
+
+        declare(
+            f"{name}-egress-authorization",
+            objects.egress_authorization(
+                selector=egress.labels, client_namespaces=settings.client_namespaces
+            ),
+            names.egress_authorization(),
+        )
 
         self.network_policies: list[k8s.networking.v1.NetworkPolicy] = []
         if settings.network_policy.enabled:

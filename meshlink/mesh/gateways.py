@@ -28,13 +28,12 @@ Service is touched.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from meshlink.istio import IstioApiVersion
 from meshlink.mesh.common import (
     EGRESS_PORT,
     MANAGED_BY,
@@ -50,7 +49,6 @@ from meshlink.mesh.common import (
     untyped,
     validated_later,
 )
-from meshlink.mesh.istio_objects import strict_peer_authentication
 from meshlink.validation import (
     KubernetesLabel,
     KubernetesName,
@@ -61,6 +59,18 @@ from meshlink.validation import (
 )
 
 PATCH_FIELD_MANAGER_ANNOTATION = "pulumi.com/patchFieldManager"
+
+PROXY_UID = 1337
+PROXY_GID = 1337
+"""The istio-proxy user and group the gateway container runs as."""
+
+# GKE's LoadBalancer Service parameters
+# (https://cloud.google.com/kubernetes-engine/docs/concepts/service-load-balancer-parameters):
+# the static address by the *name* of a reserved address, in place of the deprecated
+# spec.loadBalancerIP, and the network tier of an external load balancer.
+STATIC_IP_ANNOTATION = "networking.gke.io/load-balancer-ip-addresses"
+NETWORK_TIER_ANNOTATION = "cloud.google.com/network-tier"
+_NETWORK_TIER_VALUES = {"PREMIUM": "Premium", "STANDARD": "Standard"}
 
 _DEFAULT_RESOURCES = {
     "requests": {"cpu": "100m", "memory": "128Mi"},
@@ -103,8 +113,6 @@ class GatewayArgs(TypedDict, total=False):
     """Pin the gateway to a node pool, e.g. one whose egress the VPC firewall allows."""
     tolerations: Sequence[Mapping[str, Any]]
     """Tolerations for a dedicated gateway node pool, as Kubernetes writes them."""
-    strict_mtls: bool
-    """Declare a STRICT PeerAuthentication for the gateway's pods (default True)."""
 
 
 class EgressGatewayArgs(GatewayArgs, total=False):
@@ -120,11 +128,18 @@ class IngressGatewaySettingsArgs(GatewayArgs, total=False):
     allow_any_source: bool
     """Accept a source range that covers every address. Off by default."""
     static_ip: pulumi.Input[str]
-    """A reserved address for the load balancer (``spec.loadBalancerIP``, which GKE still
-    honours). The FQDNs must resolve to it in the client's network."""
+    """The reserved address of the load balancer, where the FQDNs must resolve in the
+    client's network. Alone, it goes into ``spec.loadBalancerIP`` (deprecated since
+    Kubernetes 1.24; for clusters other than GKE). With ``static_ip_name`` it is only
+    reported as the ``ingress_address``."""
     static_ip_name: str
-    """Instead of ``static_ip``: the *name* of a reserved regional address, passed in
-    GKE's ``networking.gke.io/load-balancer-ip-addresses`` annotation (GKE 1.29+)."""
+    """The *name* of the reserved regional address, passed in GKE's
+    ``networking.gke.io/load-balancer-ip-addresses`` annotation, which replaces
+    ``spec.loadBalancerIP`` on GKE; no ``loadBalancerIP`` is written then."""
+    network_tier: Literal["PREMIUM", "STANDARD"]
+    """The network tier of the reserved address (``cloud.google.com/network-tier``):
+    GKE creates the forwarding rule in this tier, which must match the address's. External
+    load balancers only. Unset: GKE's default (the project's default tier)."""
     internal: bool
     """Make an internal passthrough load balancer (clusters linked through VPC peering,
     VPN or Interconnect). Default False: external."""
@@ -148,6 +163,9 @@ class ExistingIngressGatewaySettingsArgs(TypedDict, total=False):
     """Its Service (required); the link ports are added to it."""
     labels: Mapping[str, str]
     """Its pods' selector labels (required), for the Istio ``Gateway`` selector."""
+    service_account: str
+    """Its pods' service account: the mesh identity the targets' AuthorizationPolicies
+    admit. Required while any service has ``target_policies`` on."""
     field_manager: str
     """Server-side-apply field manager that owns the added ports. Defaults to
     ``meshlink-<component name>``; keep it stable, it is how the ports are removed."""
@@ -179,7 +197,6 @@ class GatewaySettings(BaseModel):
     resources: GatewayResources = Field(default_factory=GatewayResources)
     node_selector: Labels = Field(default_factory=dict)
     tolerations: list[dict[str, Any]] = Field(default_factory=list)
-    strict_mtls: bool = True
 
 
 class EgressGatewaySettings(GatewaySettings):
@@ -193,13 +210,23 @@ class IngressGatewaySettings(GatewaySettings):
     allow_any_source: bool = False
     static_ip: IpAddress | None = None
     static_ip_name: KubernetesName | None = None
+    network_tier: Literal["PREMIUM", "STANDARD"] | None = None
     internal: bool = False
     service_annotations: Labels = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _checks(self) -> IngressGatewaySettings:
-        if self.static_ip is not None and self.static_ip_name is not None:
-            raise ValueError("set either static_ip or static_ip_name, not both")
+        if self.internal and self.network_tier is not None:
+            raise ValueError(
+                "network_tier applies to external load balancers only; remove it with internal"
+            )
+        for key in (STATIC_IP_ANNOTATION, NETWORK_TIER_ANNOTATION):
+            if key in self.service_annotations:
+                raise ValueError(
+                    f"service_annotations: {key} is set by meshlink from "
+                    f"{'static_ip_name' if key == STATIC_IP_ANNOTATION else 'network_tier'}; "
+                    "use that setting"
+                )
         if not self.allow_any_source:
             for cidr in self.source_ranges:
                 if isinstance(cidr, str) and is_any_source(cidr):
@@ -221,6 +248,7 @@ class ExistingIngressGatewaySettings(BaseModel):
     namespace: KubernetesLabel
     service_name: KubernetesLabel
     labels: Selector
+    service_account: KubernetesName | None = None
     field_manager: str | None = Field(default=None, min_length=1, max_length=128)
     address: IpAddress | None = None
 
@@ -282,11 +310,14 @@ class GatewayRef:
         name: str,
         labels: Mapping[str, str],
         service_name: str,
+        service_account: str | None,
     ) -> None:
         self.namespace = namespace
         self.name = name
         self.labels = dict(labels)
         self.service_name = service_name
+        self.service_account = service_account
+        """Its pods' service account (their mesh identity); None when not known."""
 
     @property
     def service_host(self) -> str:
@@ -317,8 +348,6 @@ class _GatewayWorkload:
         *,
         where: str,
         component: str,
-        istio_gate: pulumi.Resource | None,
-        api_version: IstioApiVersion,
         pod_sysctls: Sequence[Mapping[str, str]] = (),
     ) -> None:
         self.namespace, self.name = resolved_names(settings, resource_name, where=where)
@@ -434,11 +463,17 @@ class _GatewayWorkload:
                                         "requests": dict(settings.resources.requests),
                                         "limits": dict(settings.resources.limits),
                                     },
+                                    # Explicit, not left to the injection template: the
+                                    # proxy's own UID/GID 1337, as Istio's gateway chart
+                                    # sets them (istio/istio
+                                    # manifests/charts/gateway/templates/deployment.yaml).
                                     "security_context": {
                                         "allow_privilege_escalation": False,
                                         "privileged": False,
                                         "read_only_root_filesystem": True,
                                         "run_as_non_root": True,
+                                        "run_as_user": PROXY_UID,
+                                        "run_as_group": PROXY_GID,
                                         "capabilities": {"drop": ["ALL"]},
                                     },
                                 }
@@ -457,22 +492,6 @@ class _GatewayWorkload:
             spec={"min_available": 1, "selector": {"match_labels": self.labels}},
             opts=in_namespace,
         )
-        self.peer_authentication = (
-            strict_peer_authentication(
-                f"{resource_name}-strict-mtls",
-                metadata_name=f"{self.name}-strict-mtls",
-                namespace=self.namespace,
-                selector=self.labels,
-                labels=self.object_labels,
-                api_version=api_version,
-                opts=pulumi.ResourceOptions(
-                    parent=owner,
-                    depends_on=[*depends, *([istio_gate] if istio_gate is not None else [])],
-                ),
-            )
-            if settings.strict_mtls
-            else None
-        )
 
 
 class EgressGateway(pulumi.ComponentResource):
@@ -480,7 +499,7 @@ class EgressGateway(pulumi.ComponentResource):
 
     Client sidecars reach it over mesh mTLS on port 15443 and it originates the link
     TLS. Pass the client cluster's provider through ``opts`` (``provider=`` or
-    ``providers=``) and its :class:`~meshlink.mesh.IstioCrdGate` as ``istio_gate``.
+    ``providers=``).
     """
 
     def __init__(
@@ -488,8 +507,6 @@ class EgressGateway(pulumi.ComponentResource):
         name: str,
         args: EgressGatewayArgs | EgressGatewaySettings | None = None,
         *,
-        istio_gate: pulumi.Resource | None = None,
-        api_version: IstioApiVersion = IstioApiVersion.V1,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         where = f"EgressGateway {name!r}"
@@ -502,8 +519,6 @@ class EgressGateway(pulumi.ComponentResource):
             settings,
             where=where,
             component="egress-gateway",
-            istio_gate=istio_gate,
-            api_version=api_version,
         )
         self.workload = workload
         self.namespace: str = workload.namespace
@@ -539,6 +554,7 @@ class EgressGateway(pulumi.ComponentResource):
             name=workload.name,
             labels=workload.labels,
             service_name=workload.name,
+            service_account=workload.name,
         )
         self.service_host: str = self.ref.service_host
         self.register_outputs(
@@ -586,8 +602,6 @@ class IngressGateway(pulumi.ComponentResource):
         name: str,
         args: IngressGatewayArgs | StandaloneIngressGatewaySettings,
         *,
-        istio_gate: pulumi.Resource | None = None,
-        api_version: IstioApiVersion = IstioApiVersion.V1,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         where = f"IngressGateway {name!r}"
@@ -602,8 +616,6 @@ class IngressGateway(pulumi.ComponentResource):
             settings,
             settings.link_ports,
             where=where,
-            istio_gate=istio_gate,
-            api_version=api_version,
         )
 
     def _declare(
@@ -613,8 +625,6 @@ class IngressGateway(pulumi.ComponentResource):
         link_ports: Sequence[int],
         *,
         where: str,
-        istio_gate: pulumi.Resource | None,
-        api_version: IstioApiVersion,
     ) -> None:
         workload = _GatewayWorkload(
             self,
@@ -622,8 +632,6 @@ class IngressGateway(pulumi.ComponentResource):
             settings,
             where=where,
             component="ingress-gateway",
-            istio_gate=istio_gate,
-            api_version=api_version,
             # As Istio's own gateway chart does: lets the non-root proxy bind a link port
             # below 1024 if one is chosen.
             pod_sysctls=[{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}],
@@ -638,7 +646,9 @@ class IngressGateway(pulumi.ComponentResource):
         if settings.internal:
             annotations["networking.gke.io/load-balancer-type"] = "Internal"
         if settings.static_ip_name:
-            annotations["networking.gke.io/load-balancer-ip-addresses"] = settings.static_ip_name
+            annotations[STATIC_IP_ANNOTATION] = settings.static_ip_name
+        if settings.network_tier is not None:
+            annotations[NETWORK_TIER_ANNOTATION] = _NETWORK_TIER_VALUES[settings.network_tier]
         source_ranges = [
             cidr
             if isinstance(cidr, str)
@@ -668,7 +678,7 @@ class IngressGateway(pulumi.ComponentResource):
                     "selector": workload.labels,
                     "external_traffic_policy": "Local",
                     "load_balancer_source_ranges": source_ranges,
-                    "load_balancer_ip": static_ip,
+                    "load_balancer_ip": None if settings.static_ip_name else static_ip,
                     "ports": [_link_port_spec(p) for p in self.link_ports],
                 }
             ),
@@ -687,6 +697,7 @@ class IngressGateway(pulumi.ComponentResource):
             name=workload.name,
             labels=workload.labels,
             service_name=workload.name,
+            service_account=workload.name,
         )
         self.register_outputs(
             {
@@ -761,6 +772,7 @@ class ExistingIngressGateway(pulumi.ComponentResource):
             name=settings.service_name,
             labels=settings.labels,
             service_name=settings.service_name,
+            service_account=settings.service_account,
         )
         self.register_outputs(
             {

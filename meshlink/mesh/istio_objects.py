@@ -8,9 +8,19 @@ through :func:`meshlink.istio.istio_custom_resource`.
 Visibility (``exportTo``): Istio shares configuration mesh-wide by default, which
 would hand every sidecar in the cluster a route to the link. meshlink narrows it:
 
-- the ServiceEntry, the client VirtualService and the DestinationRule for the egress
-  gateway host are exported to the egress gateway's namespace and the client namespaces
-  only, the workloads that use them;
+- the FQDN is declared by two ServiceEntries with disjoint visibility: the app port
+  (TCP) is exported to the client namespaces only, the link port (TLS, with the
+  endpoint) to the egress gateway's namespace only. A client sidecar thus knows the app
+  port, which its route sends to the egress gateway, but has no route of its own to
+  FQDN:link port that would skip the gateway. One ServiceEntry cannot do this: its
+  ``exportTo`` covers all its ports. Istio accepts several ServiceEntries for one host
+  as long as no namespace sees two of them define the same port with different
+  protocols (https://istio.io/latest/docs/reference/config/analysis/ist0177/); here no
+  namespace sees both. ``exportTo`` is visibility, not authorization: the egress
+  gateway's ``AuthorizationPolicy`` and the client NetworkPolicy are the controls;
+- the client VirtualService and the DestinationRule for the egress gateway host are
+  exported to the egress gateway's namespace and the client namespaces only, the
+  workloads that use them;
 - the origination DestinationRule (the one that carries the link client certificate)
   and the server VirtualService are exported to their own namespace only: just the
   gateway there needs them;
@@ -22,25 +32,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import pulumi
-import pulumi_kubernetes as k8s
-
 from meshlink.istio import (
+    AuthorizationAction,
+    AuthorizationPolicy,
     ClientTLSMode,
     ClientTLSSettings,
     Destination,
     DestinationRule,
     Gateway,
-    IstioApiVersion,
     L4MatchAttributes,
     LabelSelector,
     Location,
+    Operation,
     PeerAuthentication,
     PeerAuthenticationMode,
     PeerMutualTLS,
     PortTrafficPolicy,
     Resolution,
     RouteDestination,
+    Rule,
+    RuleFrom,
+    RuleTo,
     Server,
     ServerPort,
     ServerTLSMode,
@@ -48,12 +60,12 @@ from meshlink.istio import (
     ServiceEntry,
     ServiceEntryEndpoint,
     ServicePort,
+    Source,
     Subset,
     TCPRoute,
     TLSProtocolVersion,
     TrafficPolicy,
     VirtualService,
-    istio_custom_resource,
 )
 from meshlink.istio.common import PortProtocol
 from meshlink.mesh.common import EGRESS_PORT
@@ -69,6 +81,11 @@ def export_targets(own_namespace: str, client_namespaces: Sequence[str]) -> tupl
     return (".", *others)
 
 
+def client_export_targets(client_namespaces: Sequence[str]) -> tuple[str, ...]:
+    """The client namespaces only, in a stable order (not the egress gateway's own)."""
+    return tuple(sorted(set(client_namespaces)))
+
+
 def gateway_reference(namespace: str, gateway_name: str) -> str:
     return f"{namespace}/{gateway_name}"
 
@@ -76,13 +93,26 @@ def gateway_reference(namespace: str, gateway_name: str) -> str:
 # --- client side ---------------------------------------------------------------------
 
 
-def service_entry(service: LinkedService, *, export_to: Sequence[str]) -> ServiceEntry:
-    """Makes the FQDN known to the client mesh: the app port for the sidecars (TCP), the
-    link port for the egress gateway (TLS, originated there)."""
+def app_service_entry(service: LinkedService, *, export_to: Sequence[str]) -> ServiceEntry:
+    """Makes the FQDN's app port (TCP) known to the client sidecars, whose route sends it
+    to the egress gateway. No link port: see the module docstring."""
     return ServiceEntry(
         hosts=(service.fqdn,),
         ports=(
             ServicePort(number=service.app_port, name=APP_PORT_NAME, protocol=PortProtocol.TCP),
+        ),
+        location=Location.MESH_EXTERNAL,
+        resolution=Resolution.DNS,
+        export_to=tuple(export_to),
+    )
+
+
+def link_service_entry(service: LinkedService) -> ServiceEntry:
+    """Makes FQDN:link port (TLS, originated at the egress gateway) known to the egress
+    gateway's namespace only."""
+    return ServiceEntry(
+        hosts=(service.fqdn,),
+        ports=(
             ServicePort(number=service.link_port, name=LINK_PORT_NAME, protocol=PortProtocol.TLS),
         ),
         location=Location.MESH_EXTERNAL,
@@ -90,7 +120,7 @@ def service_entry(service: LinkedService, *, export_to: Sequence[str]) -> Servic
         endpoints=(
             ServiceEntryEndpoint(address=service.fqdn, ports={LINK_PORT_NAME: service.link_port}),
         ),
-        export_to=tuple(export_to),
+        export_to=(".",),
     )
 
 
@@ -210,6 +240,7 @@ def ingress_gateway(
     credential_name: str,
     min_tls_version: TLSProtocolVersion,
     allowed_clients: Sequence[str],
+    cipher_suites: Sequence[str],
 ) -> Gateway:
     """The ingress gateway terminates the link mTLS on the link port: its certificate
     from ``credential_name``, and only client certificates from the link CA whose SAN is
@@ -227,6 +258,7 @@ def ingress_gateway(
                     credential_name=credential_name,
                     min_protocol_version=min_tls_version,
                     subject_alt_names=tuple(allowed_clients),
+                    cipher_suites=list(cipher_suites),
                 ),
             ),
         ),
@@ -251,31 +283,60 @@ def server_virtual_service(service: LinkedService, *, gateway_ref: str) -> Virtu
     )
 
 
-# --- both ----------------------------------------------------------------------------
+def mesh_principal(trust_domain: str, namespace: str, service_account: str) -> str:
+    """An Istio principal: the SPIFFE identity of a service account, without
+    ``spiffe://`` (https://istio.io/latest/docs/reference/config/security/authorization-policy/,
+    ``Source.principals``)."""
+    return f"{trust_domain}/ns/{namespace}/sa/{service_account}"
 
 
-def strict_peer_authentication(
-    resource_name: str,
-    *,
-    metadata_name: str,
-    namespace: str,
-    selector: Mapping[str, str],
-    labels: Mapping[str, str],
-    api_version: IstioApiVersion = IstioApiVersion.V1,
-    opts: pulumi.ResourceOptions,
-) -> k8s.apiextensions.CustomResource:
-    """STRICT mTLS for the gateway pods. Scoped by selector, never namespace-wide: in a
-    reused gateway's namespace, which may be the mesh root namespace, a selector-less
-    policy would switch the whole mesh to STRICT."""
-    return istio_custom_resource(
-        resource_name,
-        PeerAuthentication(
-            selector=LabelSelector(match_labels=dict(selector)),
-            mtls=PeerMutualTLS(mode=PeerAuthenticationMode.STRICT),
-        ),
-        metadata_name=metadata_name,
-        namespace=namespace,
-        labels=labels,
-        api_version=api_version,
-        opts=opts,
+def target_authorization(
+    service: LinkedService, *, principals: Sequence[str]
+) -> AuthorizationPolicy:
+    """Only the ingress gateway may open connections to the target workload, and only on
+    the target port. An ALLOW policy that selects a workload denies whatever it does not
+    match (https://istio.io/latest/docs/reference/config/security/authorization-policy/),
+    so every other pod of the server cluster is refused, on every port of the target."""
+    assert service.target_labels is not None
+    return AuthorizationPolicy(
+        selector=LabelSelector(match_labels=dict(service.target_labels)),
+        action=AuthorizationAction.ALLOW,
+        rules=[
+            Rule(
+                from_=[RuleFrom(source=Source(principals=list(principals)))],
+                to=[RuleTo(operation=Operation(ports=[service.target_workload_port]))],
+            )
+        ],
+    )
+
+
+def target_peer_authentication(service: LinkedService) -> PeerAuthentication:
+    """The target workload accepts mesh mTLS only. Without it the mesh default
+    (PERMISSIVE) also accepts plain text, which carries no identity for the
+    AuthorizationPolicy to check. Selected by the target's labels, never namespace-wide."""
+    assert service.target_labels is not None
+    return PeerAuthentication(
+        selector=LabelSelector(match_labels=dict(service.target_labels)),
+        mtls=PeerMutualTLS(mode=PeerAuthenticationMode.STRICT),
+    )
+
+
+def egress_authorization(
+    *, selector: Mapping[str, str], client_namespaces: Sequence[str]
+) -> AuthorizationPolicy:
+    """Only the link's client namespaces may use the egress gateway, by the namespace of
+    their mesh identity (``source.namespaces`` comes from the peer's mesh certificate, so
+    it needs the sidecar's mTLS, which the egress subsets' ``ISTIO_MUTUAL`` gives), and
+    only on 15443. Without it any workload of the client mesh could ride the link: the
+    DestinationRule with the right SNI is all it takes, and ``exportTo`` is not a
+    security boundary."""
+    return AuthorizationPolicy(
+        selector=LabelSelector(match_labels=dict(selector)),
+        action=AuthorizationAction.ALLOW,
+        rules=[
+            Rule(
+                from_=[RuleFrom(source=Source(namespaces=sorted(set(client_namespaces))))],
+                to=[RuleTo(operation=Operation(ports=[EGRESS_PORT]))],
+            )
+        ],
     )

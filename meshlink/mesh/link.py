@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from meshlink.istio import IstioApiVersion
+from meshlink.mesh.ciphers import DEFAULT_CIPHER_SUITES, CipherSuites
 from meshlink.mesh.client import LinkClient, LinkClientSettings
 from meshlink.mesh.gateways import (
     EgressGatewayArgs,
@@ -28,15 +29,26 @@ from meshlink.mesh.gateways import (
 )
 from meshlink.mesh.hardening import ClientNetworkPolicy, ClientNetworkPolicyArgs
 from meshlink.mesh.identity import ClientIdentity, ClientIdentityArgs, check_identity
-from meshlink.mesh.naming import check_names
+from meshlink.mesh.naming import LinkNames, check_names
 from meshlink.mesh.readiness import IstioReadinessArgs, IstioReadinessSettings
-from meshlink.mesh.server import LinkServer, LinkServerSettings
-from meshlink.mesh.services import LinkedService, LinkedServiceArgs, check_services
+from meshlink.mesh.server import (
+    DEFAULT_TRUST_DOMAINS,
+    EXISTING_GATEWAY_ACCOUNT_PROBLEM,
+    LinkServer,
+    LinkServerSettings,
+)
+from meshlink.mesh.services import (
+    LinkedService,
+    LinkedServiceArgs,
+    check_services,
+    check_target_policies,
+)
 from meshlink.pki import CertificateAuthority, CertificateAuthorityArgs, LinkIssuer, Rotation
 from meshlink.pki.authority import CertificateAuthorityModel
 from meshlink.validation import (
     KubernetesLabel,
     MeshlinkValidationError,
+    TrustDomain,
     check_dns1123_label,
     describe_validation_error,
     validate_args,
@@ -75,6 +87,10 @@ class MeshLinkServerArgs(TypedDict, total=False):
     """How the readiness gate reaches the server cluster (give its kubeconfig)."""
     cluster_name: str
     """Named in messages (default ``server``)."""
+    trust_domains: Sequence[str]
+    """The server mesh's trust domain(s), for the ingress gateway's principal in the
+    targets' AuthorizationPolicies. Default ``[cluster.local]``; managed Cloud Service
+    Mesh: ``<fleet project>.svc.id.goog``."""
 
 
 class MeshLinkArgs(TypedDict, total=False):
@@ -95,6 +111,9 @@ class MeshLinkArgs(TypedDict, total=False):
     during a change of identity."""
     min_tls_version: Literal["TLSV1_2", "TLSV1_3"]
     """Lowest TLS version between the clusters (default TLSV1_2)."""
+    cipher_suites: Sequence[str]
+    """TLS 1.2 cipher suites the ingress Gateway accepts: ECDHE with AES-GCM or
+    ChaCha20-Poly1305 only (default: all six)."""
     rotation: Rotation
     """Change it (a date works well) to replace every leaf certificate of the link."""
     istio_api_version: Literal["v1", "v1beta1"]
@@ -127,6 +146,9 @@ class _ServerModel(BaseModel):
     existing_ingress_gateway: dict[str, Any] | None = None
     readiness: dict[str, Any] = Field(default_factory=dict)
     cluster_name: str = Field(default="server", min_length=1)
+    trust_domains: list[TrustDomain] = Field(
+        default_factory=lambda: list(DEFAULT_TRUST_DOMAINS), min_length=1
+    )
 
     @field_validator("provider")
     @classmethod
@@ -144,6 +166,7 @@ class _Model(BaseModel):
     client_identity: dict[str, Any]
     additional_client_identities: list[str] = Field(default_factory=list)
     min_tls_version: Literal["TLSV1_2", "TLSV1_3"] = "TLSV1_2"
+    cipher_suites: CipherSuites = Field(default_factory=lambda: list(DEFAULT_CIPHER_SUITES))
     rotation: Rotation | None = None
     istio_api_version: IstioApiVersion = IstioApiVersion.V1
     object_prefix: KubernetesLabel | None = None
@@ -277,12 +300,28 @@ class MeshLink(pulumi.ComponentResource):
         valid_services = [s for s in services if s is not None]
         if len(valid_services) == len(services):
             problems += check_services(valid_services)
+            problems += check_target_policies(valid_services)
+            if (
+                existing_ingress_gateway is not None
+                and existing_ingress_gateway.service_account is None
+                and any(s.target_policies for s in valid_services)
+            ):
+                problems.append(f"server.{EXISTING_GATEWAY_ACCOUNT_PROBLEM}")
             if prefix:
                 problems += check_names(
                     prefix, [s.name for s in valid_services], prefix_setting="object_prefix"
                 )
         if issuer is not None and issuer.not_ready_reason:
             problems.append(f"link_ca: {issuer.not_ready_reason}")
+        egress_namespace = (egress_gateway.namespace if egress_gateway else None) or (
+            LinkNames(prefix).egress_gateway_default() if prefix else None
+        )
+        if egress_namespace is not None and egress_namespace in model.client.namespaces:
+            problems.append(
+                f"client.namespaces: {egress_namespace!r} is the egress gateway's namespace; "
+                "client workloads need a namespace of their own, which the link-port "
+                "ServiceEntry is not exported to and the NetworkPolicy confines"
+            )
         if problems:
             raise MeshlinkValidationError(where, list(dict.fromkeys(problems)))
         assert identity is not None
@@ -332,6 +371,8 @@ class MeshLink(pulumi.ComponentResource):
                 rotation=model.rotation,
                 min_tls_version=model.min_tls_version,
                 istio_api_version=model.istio_api_version,
+                trust_domains=model.server.trust_domains,
+                cipher_suites=model.cipher_suites,
             ),
             opts=pulumi.ResourceOptions(parent=self, providers=[model.server.provider]),
         )

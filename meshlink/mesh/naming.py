@@ -28,7 +28,21 @@ class LinkNames:
         return f"{self.prefix}-ingress"
 
     def service_entry(self, service: str) -> str:
+        """The app-port ServiceEntry, seen by the client namespaces."""
         return f"{self.prefix}-{service}"
+
+    def link_service_entry(self, service: str) -> str:
+        """The link-port ServiceEntry, seen by the egress gateway's namespace only."""
+        return f"{self.prefix}-{service}-link"
+
+    def egress_authorization(self) -> str:
+        return f"{self.prefix}-egress-clients"
+
+    def target_authorization(self, service: str) -> str:
+        return f"{self.prefix}-{service}-authz"
+
+    def target_peer_authentication(self, service: str) -> str:
+        return f"{self.prefix}-{service}-mtls"
 
     def egress_gateway(self, service: str) -> str:
         return f"{self.prefix}-{service}-egress"
@@ -60,6 +74,9 @@ class LinkNames:
     def per_service(self, service: str) -> list[str]:
         return [
             self.service_entry(service),
+            self.link_service_entry(service),
+            self.target_authorization(service),
+            self.target_peer_authentication(service),
             self.egress_gateway(service),
             self.client_virtual_service(service),
             self.origination(service),
@@ -81,7 +98,12 @@ def check_names(prefix: str, services: Sequence[str], *, prefix_setting: str) ->
         check_credential_name(names.client_credential())
     except ValueError as error:
         problems.append(f"{prefix_setting}: {error}")
-    shared = [names.egress_subsets(), names.client_credential(), names.network_policy()]
+    shared = [
+        names.egress_subsets(),
+        names.client_credential(),
+        names.network_policy(),
+        names.egress_authorization(),
+    ]
     too_long = [n for n in shared if len(n) > NAME_LIMIT]
     if too_long:
         problems.append(

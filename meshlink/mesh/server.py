@@ -2,8 +2,11 @@
 
 Per cluster: the readiness gate and the ingress gateway (deployed here, or an existing
 one that gets the link ports added). Per service: a server certificate and its Secret,
-a ``Gateway`` that terminates the link mTLS on the link port, and a VirtualService that
-sends the connection on to the target service.
+a ``Gateway`` that terminates the link mTLS on the link port, a VirtualService that
+sends the connection on to the target service, and, in the target's namespace, an
+``AuthorizationPolicy`` that admits only the ingress gateway's mesh identity on the
+target port and a STRICT ``PeerAuthentication`` for the target's pods (unless the
+service turns ``target_policies`` off).
 
 Server certificates are issued one per service, not one for all FQDNs: adding or
 removing a service then touches no other service's key, a leaked key impersonates one
@@ -24,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from meshlink.istio import IstioApiVersion, TLSProtocolVersion
 from meshlink.mesh import istio_objects as objects
+from meshlink.mesh.ciphers import DEFAULT_CIPHER_SUITES, CipherSuites
 from meshlink.mesh.gateways import (
     ExistingIngressGateway,
     ExistingIngressGatewaySettings,
@@ -36,7 +40,7 @@ from meshlink.mesh.gateways import (
 )
 from meshlink.mesh.identity import check_identity
 from meshlink.mesh.readiness import IstioReadinessArgs, IstioReadinessSettings
-from meshlink.mesh.services import LinkedService, LinkedServiceArgs
+from meshlink.mesh.services import LinkedService, LinkedServiceArgs, check_target_policies
 from meshlink.mesh.side import (
     IssuedCredential,
     LinkCredential,
@@ -47,9 +51,16 @@ from meshlink.mesh.side import (
     peer_trust_bundle,
 )
 from meshlink.pki import LeafCertificate, LeafCertificateArgs, LinkIssuer, Rotation
-from meshlink.validation import KubernetesLabel, validate_args
+from meshlink.validation import (
+    KubernetesLabel,
+    MeshlinkValidationError,
+    TrustDomain,
+    validate_args,
+)
 
-SERVER_KINDS = ("Gateway", "VirtualService", "PeerAuthentication")
+SERVER_KINDS = ("Gateway", "VirtualService", "AuthorizationPolicy", "PeerAuthentication")
+
+DEFAULT_TRUST_DOMAINS = ("cluster.local",)
 
 
 class LinkServerArgs(TypedDict, total=False):
@@ -82,6 +93,15 @@ class LinkServerArgs(TypedDict, total=False):
     min_tls_version: Literal["TLSV1_2", "TLSV1_3"]
     """Lowest TLS version the ingress Gateway accepts (default TLSV1_2)."""
     istio_api_version: Literal["v1", "v1beta1"]
+    cipher_suites: Sequence[str]
+    """TLS 1.2 cipher suites the ingress Gateway accepts (ECDHE with AES-GCM or
+    ChaCha20-Poly1305 only; default all six of them). TLS 1.3 suites are not
+    configurable."""
+    trust_domains: Sequence[str]
+    """The server mesh's trust domain(s), for the ingress gateway's principal in the
+    targets' AuthorizationPolicies (``<trust domain>/ns/<namespace>/sa/<account>``).
+    Default ``[cluster.local]``, Istio's default; managed Cloud Service Mesh uses the
+    fleet's workload identity pool, ``<fleet project>.svc.id.goog``."""
 
 
 class LinkServerSettings(BaseModel):
@@ -100,6 +120,10 @@ class LinkServerSettings(BaseModel):
     rotation: Rotation | None = None
     min_tls_version: Literal["TLSV1_2", "TLSV1_3"] = "TLSV1_2"
     istio_api_version: IstioApiVersion = IstioApiVersion.V1
+    trust_domains: list[TrustDomain] = Field(
+        default_factory=lambda: list(DEFAULT_TRUST_DOMAINS), min_length=1
+    )
+    cipher_suites: CipherSuites = Field(default_factory=lambda: list(DEFAULT_CIPHER_SUITES))
 
     @field_validator("issuer")
     @classmethod
@@ -132,7 +156,20 @@ class LinkServerSettings(BaseModel):
             raise ValueError(
                 "rotation cannot be set with credential: rotate the certificate where it is issued"
             )
+        if (
+            self.existing_ingress_gateway is not None
+            and self.existing_ingress_gateway.service_account is None
+            and any(s.target_policies for s in self.services)
+        ):
+            raise ValueError(EXISTING_GATEWAY_ACCOUNT_PROBLEM)
         return self
+
+
+EXISTING_GATEWAY_ACCOUNT_PROBLEM = (
+    "existing_ingress_gateway.service_account: required while a service has "
+    "target_policies on: the targets' AuthorizationPolicies admit the ingress gateway by "
+    "its service account"
+)
 
 
 class LinkServer(LinkSide):
@@ -150,6 +187,9 @@ class LinkServer(LinkSide):
     ) -> None:
         where = f"LinkServer {name!r}"
         settings = validate_args(LinkServerSettings, args, where=where, show_input=False)
+        problems = check_target_policies(settings.services)
+        if problems:
+            raise MeshlinkValidationError(where, problems)
         super().__init__(
             "meshlink:index:LinkServer",
             name,
@@ -159,7 +199,6 @@ class LinkServer(LinkSide):
             opts=opts,
         )
         names = self.names
-        api_version = settings.istio_api_version
         link_ports = [s.link_port for s in settings.services]
         namespace_dependency: list[pulumi.Resource] = []
         self.ingress: IngressGateway | ExistingIngressGateway
@@ -176,8 +215,6 @@ class LinkServer(LinkSide):
             self.ingress = IngressGateway(
                 f"{name}-ingress",
                 gateway_settings,
-                istio_gate=self.gate,
-                api_version=api_version,
                 opts=pulumi.ResourceOptions(parent=self),
             )
             if self.ingress.workload.namespace_resource is not None:
@@ -245,6 +282,7 @@ class LinkServer(LinkSide):
                     credential_name=credential_name,
                     min_tls_version=min_tls,
                     allowed_clients=settings.allowed_client_identities,
+                    cipher_suites=settings.cipher_suites,
                 ),
                 metadata_name=gateway_name,
                 namespace=namespace,
@@ -258,6 +296,33 @@ class LinkServer(LinkSide):
                 metadata_name=names.server_virtual_service(service.name),
                 namespace=namespace,
                 opts=istio_opts,
+            )
+
+        assert ingress.service_account is not None or not any(
+            s.target_policies for s in settings.services
+        )
+        principals = [
+            objects.mesh_principal(domain, namespace, ingress.service_account or "")
+            for domain in settings.trust_domains
+        ]
+        for service in settings.services:
+            if not service.target_policies:
+                continue
+            target_namespace = service.target_workload_namespace
+            assert target_namespace is not None
+            self._declare(
+                f"{name}-{service.name}-target-authorization",
+                objects.target_authorization(service, principals=principals),
+                metadata_name=names.target_authorization(service.name),
+                namespace=target_namespace,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.gate]),
+            )
+            self._declare(
+                f"{name}-{service.name}-target-mtls",
+                objects.target_peer_authentication(service),
+                metadata_name=names.target_peer_authentication(service.name),
+                namespace=target_namespace,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.gate]),
             )
 
         self.ingress_namespace: str = namespace

@@ -18,14 +18,17 @@ Ports follow from how Istio matches traffic:
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import TypedDict
+from collections.abc import Mapping, Sequence
+from typing import NotRequired, TypedDict
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from meshlink.mesh.common import RESERVED_PORTS, RESERVED_PORTS_TEXT
+from meshlink.mesh.common import RESERVED_PORTS, RESERVED_PORTS_TEXT, Selector
 from meshlink.validation import Fqdn, KubernetesLabel, Port
+
+_SERVICE_HOST_RE = re.compile(r"^[a-z0-9-]+\.([a-z0-9-]+)\.svc\.cluster\.local$")
 
 
 class LinkedServiceArgs(TypedDict):
@@ -45,6 +48,23 @@ class LinkedServiceArgs(TypedDict):
     (``mysql.db.svc.cluster.local``)."""
     target_port: int
     """Its port (3306 for MySQL)."""
+    target_labels: NotRequired[Mapping[str, str]]
+    """The pod labels of the target workload. The server side selects the target's pods
+    by them for an ``AuthorizationPolicy`` that admits only the ingress gateway's mesh
+    identity on the target port and a STRICT ``PeerAuthentication`` (mesh mTLS only).
+    Required while ``target_policies`` is on."""
+    target_namespace: NotRequired[str]
+    """The target workload's namespace; derived from ``target_host`` when it is a
+    Kubernetes Service name (``<service>.<namespace>.svc.cluster.local``)."""
+    target_container_port: NotRequired[int]
+    """The container port behind ``target_port``, when the Service maps one to another:
+    a sidecar's authorization sees the port the pod receives on. Defaults to
+    ``target_port``."""
+    target_policies: NotRequired[bool]
+    """Declare the target's ``AuthorizationPolicy`` and ``PeerAuthentication`` (default
+    True). Turn it off for a target meshlink does not own (its team writes the policies)
+    or one outside the server mesh; then nothing stops other workloads of the server
+    cluster from reaching the target."""
 
 
 class LinkedService(BaseModel):
@@ -56,6 +76,10 @@ class LinkedService(BaseModel):
     link_port: Port
     target_host: Fqdn
     target_port: Port
+    target_labels: Selector | None = None
+    target_namespace: KubernetesLabel | None = None
+    target_container_port: Port | None = None
+    target_policies: bool = True
 
     @model_validator(mode="after")
     def _own_ports(self) -> LinkedService:
@@ -64,7 +88,62 @@ class LinkedService(BaseModel):
                 f"app_port and link_port are both {self.app_port}; the ServiceEntry needs two "
                 "distinct ports (the app port as TCP, the link port as TLS)"
             )
+        if not self.target_policies:
+            given = [
+                key
+                for key in ("target_labels", "target_namespace", "target_container_port")
+                if getattr(self, key) is not None
+            ]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} only select the target for its policies, and "
+                    "target_policies is false; remove them or turn the policies on"
+                )
         return self
+
+    @property
+    def target_workload_namespace(self) -> str | None:
+        """Where the target's pods run: ``target_namespace``, else the namespace part of a
+        ``<service>.<namespace>.svc.cluster.local`` host; None when neither says."""
+        if self.target_namespace is not None:
+            return self.target_namespace
+        match = _SERVICE_HOST_RE.match(self.target_host)
+        return match.group(1) if match else None
+
+    @property
+    def target_workload_port(self) -> int:
+        return self.target_container_port or self.target_port
+
+
+def check_target_policies(
+    services: Sequence[LinkedService], *, setting: str = "services"
+) -> list[str]:
+    """What the server side needs to protect each target: its pods' labels and namespace.
+
+    There is no safe default for the labels: a guessed selector that matches nothing
+    leaves the target open without saying so, and a selector-less policy would cover the
+    whole namespace. So a missing value is an error that names both ways out.
+    """
+    problems: list[str] = []
+    for index, service in enumerate(services):
+        if not service.target_policies:
+            continue
+        where = f"{setting}[{index}]"
+        if service.target_labels is None:
+            problems.append(
+                f"{where}.target_labels: required to select the target's pods for its "
+                "AuthorizationPolicy (only the ingress gateway may connect) and STRICT "
+                f"PeerAuthentication; give the pod labels of {service.target_host}, or set "
+                f"{where}.target_policies: false for a target meshlink does not own"
+            )
+        if service.target_workload_namespace is None:
+            problems.append(
+                f"{where}.target_namespace: {service.target_host!r} is not a Kubernetes "
+                "Service name (<service>.<namespace>.svc.cluster.local); give the target "
+                f"workload's namespace, or set {where}.target_policies: false for a target "
+                "outside the server mesh"
+            )
+    return problems
 
 
 def check_services(services: Sequence[LinkedService], *, setting: str = "services") -> list[str]:

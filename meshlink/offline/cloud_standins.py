@@ -216,6 +216,24 @@ def _iam_member(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]
     return rid, {"project": project, "etag": "BwY" + _digits(10, "etag", rid)}
 
 
+_SERVICE_AGENT_DOMAINS = {
+    "gkehub.googleapis.com": "gcp-sa-gkehub",
+    "meshconfig.googleapis.com": "gcp-sa-servicemesh",
+}
+
+
+def _service_identity(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A service agent, named as Google names it: ``service-<project number>@<domain>``."""
+    service = str(inputs.get("service", ""))
+    domain = _SERVICE_AGENT_DOMAINS.get(service, f"gcp-sa-{service.split('.')[0]}")
+    email = f"service-{project_number(_project(inputs))}@{domain}.iam.gserviceaccount.com"
+    return f"projects/{_project(inputs)}/services/{service}", {
+        **inputs,
+        "email": email,
+        "member": f"serviceAccount:{email}",
+    }
+
+
 def _service(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     project = _project(inputs)
     return f"{project}/{inputs.get('service', '')}", {"project": project}
@@ -281,6 +299,7 @@ STAND_INS: dict[str, StandIn] = {
     "gcp:serviceaccount/account:Account": _service_account,
     "gcp:projects/iAMMember:IAMMember": _iam_member,
     "gcp:projects/service:Service": _service,
+    "gcp:projects/serviceIdentity:ServiceIdentity": _service_identity,
     "gcp:gkehub/membership:Membership": _membership,
     "gcp:gkehub/feature:Feature": _feature,
     "gcp:gkehub/featureMembership:FeatureMembership": _feature_membership,

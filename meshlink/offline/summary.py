@@ -51,12 +51,17 @@ def _tls_of(server: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _links(objects: Iterable[RenderedObject]) -> list[LinkView]:
     objects = list(objects)
-    entries = {
-        host: (o.cluster, o.manifest["spec"])
-        for o in objects
-        if o.manifest.get("kind") == "ServiceEntry"
-        for host in o.manifest.get("spec", {}).get("hosts", [])
-    }
+    # A host may be declared by several ServiceEntries (meshlink splits the app port and
+    # the link port by visibility): their ports are read together.
+    entries: dict[str, tuple[str, dict[str, Any]]] = {}
+    for o in objects:
+        if o.manifest.get("kind") != "ServiceEntry":
+            continue
+        spec = o.manifest.get("spec", {})
+        for host in spec.get("hosts", []):
+            cluster, merged = entries.get(host, (o.cluster, {"ports": []}))
+            merged["ports"] = [*merged["ports"], *spec.get("ports", [])]
+            entries[host] = (cluster, merged)
     routes: dict[str, str] = {}
     for o in objects:
         if o.manifest.get("kind") != "VirtualService":

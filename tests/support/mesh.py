@@ -40,7 +40,10 @@ def services(count: int) -> list[dict[str, Any]]:
     if not 1 <= count <= len(_SERVICE_CATALOGUE):
         raise ValueError(f"between 1 and {len(_SERVICE_CATALOGUE)} services")
     keys = ("name", "fqdn", "app_port", "link_port", "target_host", "target_port")
-    return [dict(zip(keys, entry, strict=True)) for entry in _SERVICE_CATALOGUE[:count]]
+    return [
+        {**dict(zip(keys, entry, strict=True)), "target_labels": {"app": entry[0]}}
+        for entry in _SERVICE_CATALOGUE[:count]
+    ]
 
 
 def link_args(

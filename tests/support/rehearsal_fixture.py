@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from meshlink.mesh.ciphers import DEFAULT_CIPHER_SUITES
+
 REDACTED = "<redacted: render with --include-private-keys>"
 SPIFFE_CLIENT = "spiffe://client.link.example.internal/ns/istio-egress/sa/egress-gateway"
 DNS_CLIENT = "egress-gateway.client.link.example.internal"
@@ -212,6 +214,7 @@ def write_render(
     include_private_keys: bool = True,
     links: Sequence[FixtureLink] = (FixtureLink(),),
     min_protocol_version: str | None = "TLSV1_2",
+    cipher_suites: Sequence[str] = DEFAULT_CIPHER_SUITES,
 ) -> FixtureRender:
     """Write a complete, valid render into ``root`` and return handles to its files.
 
@@ -328,6 +331,8 @@ def write_render(
         }
         if min_protocol_version:
             tls["minProtocolVersion"] = min_protocol_version
+        if cipher_suites:
+            tls["cipherSuites"] = list(cipher_suites)
         ingress_servers.append(
             {
                 "port": {

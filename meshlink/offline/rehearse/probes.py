@@ -78,8 +78,10 @@ def tls_probe(
     minimum: ssl.TLSVersion | None = None,
     maximum: ssl.TLSVersion | None = None,
     legacy: bool = False,
+    ciphers: str | None = None,
 ) -> ProbeOutcome:
-    """Connect with TLS (the server is not verified: its refusals are under test)."""
+    """Connect with TLS (the server is not verified: its refusals are under test).
+    ``ciphers``: offer only these TLS 1.2 suites (an OpenSSL cipher string)."""
     outcome = ProbeOutcome()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
@@ -89,6 +91,8 @@ def tls_probe(
         warnings.simplefilter("ignore", DeprecationWarning)
         if legacy:
             context.set_ciphers("DEFAULT:@SECLEVEL=0")
+        if ciphers is not None:
+            context.set_ciphers(ciphers)
         if minimum is not None:
             context.minimum_version = minimum
         if maximum is not None:

@@ -74,6 +74,10 @@ NOT_EXPRESSED = [
     "Not rehearsed: the mesh-CA hops (sidecar to egress gateway, ingress gateway to the "
     "service), which are Istio's own ISTIO_MUTUAL; DNS resolution of the FQDN; "
     "NetworkPolicy.",
+    "Not rehearsed: the AuthorizationPolicies (only the client namespaces on the egress "
+    "gateway, only the ingress gateway's identity on each target) and the targets' STRICT "
+    "PeerAuthentication. They act on mesh identities from the mesh CAs, which the stand-ins "
+    "do not have; the tests check the objects themselves, against both CRD sets.",
 ]
 
 
@@ -532,6 +536,20 @@ def _issuer_key(key: pki.PrivateKeyTypes) -> pki.CertificateIssuerPrivateKeyType
     return key
 
 
+WEAK_SUITES_CASE = "TLS 1.2 with CBC or non-ECDHE suites only"
+OUTSIDE_PINNED_SUITES = (
+    "ECDHE-ECDSA-AES128-SHA",
+    "ECDHE-ECDSA-AES256-SHA",
+    "ECDHE-RSA-AES128-SHA",
+    "ECDHE-RSA-AES256-SHA",
+    "AES128-GCM-SHA256",
+    "AES256-GCM-SHA384",
+    "AES128-SHA",
+    "AES256-SHA",
+)
+"""TLS 1.2 suites outside meshlink's pinned list (OpenSSL names, which are Envoy's)."""
+
+
 def ingress_cases(layout: _Layout, log: LogWatch, minted: _Minted) -> list[CaseResult]:
     plan, port, sni = layout.plan, layout.ingress_port, layout.plan.sni
     out: list[CaseResult] = []
@@ -626,6 +644,26 @@ def ingress_cases(layout: _Layout, log: LogWatch, minted: _Minted) -> list[CaseR
             reason=lambda o, e: (
                 "unsupported protocol" in _error_field(e, "ssl_error")
                 or "protocol version" in (o.tls_error or "")
+            ),
+        )
+    if TLS_VERSIONS.index(plan.min_version) <= TLS_VERSIONS.index("TLSV1_2"):
+        # The link's own certificate, TLS 1.2, and only suites a pinned list leaves out: CBC
+        # suites and suites without ECDHE, all of which Envoy's default list accepts.
+        outside = [s for s in OUTSIDE_PINNED_SUITES if s not in plan.cipher_suites]
+        probe(
+            WEAK_SUITES_CASE,
+            tls_probe(
+                port,
+                sni=sni,
+                credential=plan.client,
+                minimum=PYTHON_TLS["TLSV1_2"],
+                maximum=PYTHON_TLS["TLSV1_2"],
+                ciphers=":".join(outside),
+            ),
+            note=f"offers {', '.join(outside)}",
+            reason=lambda o, e: (
+                "handshake failure" in (o.tls_error or "")
+                or "no shared cipher" in _error_field(e, "ssl_error")
             ),
         )
     probe(
