@@ -95,6 +95,7 @@ class ExistingGateway:
     namespace: str
     service_name: str
     labels: dict[str, str]
+    service_account: str
     address: str
 
 
@@ -172,6 +173,7 @@ def link_program(case: LinkCase, *, skip_await: bool = True) -> Callable[[], Non
                 "namespace": gateway.namespace,
                 "service_name": gateway.service_name,
                 "labels": gateway.labels,
+                "service_account": gateway.service_account,
                 "address": gateway.address,
             }
         server_args.update(case.overrides.get("server", {}))

@@ -87,7 +87,11 @@ def test_link_ports_are_added_and_taken_back_exactly(
         server_kubeconfig=server.kubeconfig,
         credentials=Credentials.issue(fqdns),
         existing_gateway=ExistingGateway(
-            namespace=NAMESPACE, service_name=SERVICE, labels=LABELS, address="198.51.100.30"
+            namespace=NAMESPACE,
+            service_name=SERVICE,
+            labels=LABELS,
+            service_account=SERVICE,
+            address="198.51.100.30",
         ),
     )
     stack = engine.stack("meshlink-e2e-existing", "gateway", link_program(case), {})
