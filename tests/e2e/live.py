@@ -86,3 +86,46 @@ def managed_objects(cluster: LocalCluster) -> list[str]:
                     namespace = item.metadata.namespace or ""
                     found.append(f"{resource.kind} {namespace}/{item.metadata.name}".strip())
     return sorted(set(found))
+
+
+def rejections_by_dry_run(cluster: LocalCluster, manifests: list[dict[str, Any]]) -> list[str]:
+    """Create each manifest on ``cluster`` as a server-side dry run with strict field
+    validation (``kubectl apply --dry-run=server --validate=strict``): the API server checks
+    the object against its CRD (schema, CEL rules, unknown fields) and stores nothing.
+    Namespaces the manifests need are created for the check and deleted after it."""
+    problems: list[str] = []
+    with cluster.api_client() as api:
+        core = kubernetes.client.CoreV1Api(api)
+        custom = kubernetes.client.CustomObjectsApi(api)
+        client = DynamicClient(api)
+        listed: Any = core.list_namespace()
+        existing = {str(ns.metadata.name) for ns in listed.items}
+        wanted = {m["metadata"]["namespace"] for m in manifests} - existing
+        for namespace in sorted(wanted):
+            core.create_namespace(
+                kubernetes.client.V1Namespace(
+                    metadata=kubernetes.client.V1ObjectMeta(name=namespace)
+                )
+            )
+        try:
+            for manifest in manifests:
+                group, version = manifest["apiVersion"].split("/")
+                plural = _resource(client, manifest).name
+                try:
+                    custom.create_namespaced_custom_object(
+                        group,
+                        version,
+                        manifest["metadata"]["namespace"],
+                        plural,
+                        manifest,
+                        dry_run="All",
+                        field_validation="Strict",
+                    )
+                except kubernetes.client.ApiException as refused:
+                    problems.append(
+                        f"{manifest['kind']} {manifest['metadata']['name']}: {refused.body}"
+                    )
+        finally:
+            for namespace in sorted(wanted):
+                core.delete_namespace(namespace)
+    return problems

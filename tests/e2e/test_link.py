@@ -130,6 +130,20 @@ def test_every_rendered_object_is_live_with_the_same_content(
     assert problems == []
 
 
+def test_every_istio_object_is_accepted_by_the_other_release_too(
+    stack: auto.Stack, case: LinkCase, clusters: dict[str, LocalCluster]
+) -> None:
+    """Each side's Istio objects were applied to a cluster of one release; a server-side dry
+    run puts them before the API server of the other release as well."""
+    other = {"client-cluster": clusters["server"], "server-cluster": clusters["client"]}
+    problems: list[str] = []
+    for provider, cluster in other.items():
+        istio = [m for p, m in _render(case) if p == provider and ".istio.io/" in m["apiVersion"]]
+        assert istio
+        problems += [f"{cluster.name}: {p}" for p in live.rejections_by_dry_run(cluster, istio)]
+    assert problems == []
+
+
 def test_a_second_preview_changes_nothing(stack: auto.Stack) -> None:
     stack.preview(expect_no_changes=True, diff=True, on_output=print)
 
