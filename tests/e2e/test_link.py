@@ -5,8 +5,9 @@ structural schema, CEL rules and unknown fields).
 
 The tests share one stack and run in order: a gate that times out on a cluster without
 CRDs, then ``up`` with the CRDs installed while it runs, the live objects against the offline
-render, a no-change preview, a PR preview of one more service, a credential rotation,
-secrets at rest, and a destroy that leaves nothing behind.
+render, every Istio object before the other Istio release's API server, a no-change
+preview, a PR preview of one more service, a credential rotation, secrets at rest, and a
+destroy that leaves nothing behind.
 """
 
 from __future__ import annotations
