@@ -48,6 +48,12 @@ fi
 
 log() { printf '[toolchain %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
+if ! command -v go >/dev/null 2>&1; then
+    echo "scripts/toolchain.sh: Go is not installed; it fetches and builds everything from Go" \
+        "modules (Go 1.26 or newer, https://go.dev/doc/install)" >&2
+    exit 2
+fi
+
 # Runs "build_<piece> <dir>" into a scratch directory and moves it into place only when it
 # succeeded, so an interrupted build never leaves a directory that looks complete.
 build_piece() {
