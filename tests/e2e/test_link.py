@@ -214,15 +214,27 @@ def test_private_keys_are_only_ciphertext_in_the_state(engine: Engine, stack: au
 
 
 def test_destroy_leaves_nothing_meshlink_created(
-    stack: auto.Stack, clusters: dict[str, LocalCluster]
+    stack: auto.Stack, case: LinkCase, clusters: dict[str, LocalCluster]
 ) -> None:
+    """Checked two ways: no object of any served kind carries meshlink's label, and no object
+    of the render (labelled or not) is left on its cluster."""
     assert live.managed_objects(clusters["client"])
     assert live.managed_objects(clusters["server"])
     stack.destroy(on_output=print)
+    rendered = [
+        (clusters["client" if provider == "client-cluster" else "server"], manifest)
+        for provider, manifest in _render(case)
+    ]
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         left = {name: live.managed_objects(c) for name, c in clusters.items()}
-        if not any(left.values()):
+        still_there = [
+            f"{cluster.name}: {m['kind']} {m['metadata']['name']}"
+            for cluster, m in rendered
+            if live.read(cluster, m) is not None
+        ]
+        if not any(left.values()) and not still_there:
             break
         time.sleep(1)
     assert left == {"client": [], "server": []}
+    assert still_there == []
