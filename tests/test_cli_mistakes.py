@@ -3,9 +3,11 @@ key or flag, no traceback, and nothing of a secret repeated."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 import meshlink
 from meshlink.cli import main
@@ -190,3 +192,69 @@ def test_a_second_render_replaces_the_first_in_full(tmp_path: Path) -> None:
     assert not (out / "stale.yaml").exists()
     assert (out / "summary.md").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+# ---------------------------------------------------------------- secret config values
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _dev_copy(tmp_path: Path, secret: dict[str, object], **changes: object) -> list[str]:
+    """The dev stack with ``secret`` keys made ``secure:`` (their values in a secrets
+    file) and ``changes`` applied; the render command for it."""
+    program = tmp_path / "dev"
+    program.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (program / name).write_text((ROOT / name).read_text())
+    stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    stack["config"].update({f"meshlink:{k}": v for k, v in changes.items()})
+    secrets = {}
+    for key, value in secret.items():
+        stack["config"][f"meshlink:{key}"] = {"secure": "v1:AAAA:encrypted"}
+        secrets[f"meshlink:{key}"] = value if isinstance(value, str) else json.dumps(value)
+    (program / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack))
+    (tmp_path / "secrets.yaml").write_text(yaml.safe_dump(secrets))
+    return _render(
+        tmp_path / "out", "--secrets", str(tmp_path / "secrets.yaml"), program=program, stack="dev"
+    )
+
+
+def test_a_bad_secret_link_name_is_not_quoted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_dev_copy(tmp_path, {"link_name": "Sekrit_Link"})) == 2
+    err = capsys.readouterr().err
+    assert "meshlink:link_name:" in _one_message(err)
+    assert "Sekrit" not in err
+
+
+def test_a_bad_secret_fleet_project_is_not_quoted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_dev_copy(tmp_path, {"fleet_project": "Hidden_Fleet_Project"})) == 2
+    err = capsys.readouterr().err
+    assert "meshlink:fleet_project:" in _one_message(err)
+    assert "Hidden_Fleet" not in err
+
+
+def test_cross_key_checks_do_not_quote_secret_services(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    services = stack["config"]["meshlink:services"]
+    services[0]["target_host"] = "mysql.hidden-namespace-x.svc.cluster.local"
+    assert main(_dev_copy(tmp_path, {"services": services})) == 2
+    err = capsys.readouterr().err
+    message = _one_message(err)
+    assert "meshlink:services[0].target_host:" in message
+    assert "hidden-namespace-x" not in err
+
+
+def test_a_gateway_in_a_demo_namespace_fails_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    command = _dev_copy(tmp_path, {}, gateways={"ingress": {"namespace": "demo-db"}})
+    assert main(command) == 2
+    message = _one_message(capsys.readouterr().err)
+    assert "meshlink:gateways.ingress.namespace: 'demo-db' is also meshlink:demo" in message
+    assert not (tmp_path / "out").exists()
