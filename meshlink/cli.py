@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
+import importlib.metadata
 import os
 import sys
 from collections.abc import Mapping
@@ -13,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from meshlink import __version__
 from meshlink.validation import MeshlinkValidationError
 
 SECRETS_HELP = (
@@ -25,12 +27,17 @@ STACK_OUTPUTS_HELP = (
 )
 
 
+class UsageError(ValueError):
+    """A mistake in the command line or in a file it names: one line, exit code 2."""
+
+
 def _parse_now(text: str) -> dt.datetime:
+    # argparse already prefixes the message with "argument --now:", so it is not repeated.
     try:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--now: {text!r} is not an ISO 8601 time (for example 2026-01-01T00:00:00Z)"
+            f"{text!r} is not an ISO 8601 time (for example 2026-01-01T00:00:00Z)"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
@@ -39,10 +46,40 @@ def _read_mapping(path: Path, what: str) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as error:
-        raise SystemExit(f"meshlink: {what} {path}: {error}") from None
+        raise UsageError(f"{what} {path}: {error}") from None
     if not isinstance(loaded, dict):
-        raise SystemExit(f"meshlink: {what} {path}: expected a mapping")
+        raise UsageError(f"{what} {path}: expected a mapping")
     return loaded
+
+
+def _read_secrets(path: Path) -> dict[str, str]:
+    """The ``--secrets`` file. Its content is secret, so no message quotes any of it: a
+    YAML parser's error shows the offending line, and that line may be part of a key."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise UsageError(f"secrets file {path}: cannot be read ({error.strerror})") from None
+    try:
+        loaded = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" near line {mark.line + 1}" if mark is not None else ""
+        raise UsageError(
+            f"secrets file {path}: not valid YAML{where} (content not shown: it is "
+            "secret); expected a mapping of fully qualified keys to strings"
+        ) from None
+    if not isinstance(loaded, dict):
+        raise UsageError(
+            f"secrets file {path}: expected a mapping of fully qualified keys "
+            "(meshlink:ca_key_pem) to strings"
+        )
+    bad = sorted(str(k) for k, v in loaded.items() if not isinstance(v, str))
+    if bad:
+        raise UsageError(
+            f"secrets file {path}: the values of {', '.join(bad)} must be strings "
+            "(values not shown: they are secret)"
+        )
+    return {str(k): v for k, v in loaded.items()}
 
 
 def _stack_references(path: Path | None) -> tuple[dict[str, Mapping[str, Any]], dict]:
@@ -52,28 +89,27 @@ def _stack_references(path: Path | None) -> tuple[dict[str, Mapping[str, Any]], 
     secret: dict[str, frozenset[str]] = {}
     for stack_name, entry in _read_mapping(path, "stack outputs file").items():
         if not isinstance(entry, dict) or not isinstance(entry.get("outputs"), dict):
-            raise SystemExit(f"meshlink: stack outputs file {path}: {stack_name}.outputs missing")
+            raise UsageError(f"stack outputs file {path}: {stack_name}.outputs missing")
         outputs[stack_name] = entry["outputs"]
         secret[stack_name] = frozenset(entry.get("secret", []))
     return outputs, secret
 
 
 def _render(args: argparse.Namespace) -> int:
+    import pulumi
+
     from meshlink.offline.program import ProgramError, load_program
     from meshlink.offline.render import RenderError, render_program
 
     secrets_file = args.secrets or os.environ.get("MESHLINK_RENDER_SECRETS")
-    secrets = (
-        {str(k): str(v) for k, v in _read_mapping(Path(secrets_file), "secrets file").items()}
-        if secrets_file
-        else {}
-    )
+    secrets = _read_secrets(Path(secrets_file)) if secrets_file else {}
     stack_refs, secret_refs = _stack_references(args.stack_outputs)
     try:
         program = load_program(args.program_dir, args.stack, secrets=secrets)
         print(
             f"meshlink render: program {program.directory} (project {program.project}), "
-            f"stack {program.stack}"
+            f"stack {program.stack}",
+            file=sys.stderr,
         )
         result = render_program(
             program,
@@ -86,6 +122,18 @@ def _render(args: argparse.Namespace) -> int:
         )
     except (ProgramError, RenderError, MeshlinkValidationError) as error:
         print(f"meshlink render: {error}", file=sys.stderr)
+        return 2
+    except pulumi.ConfigMissingError as error:
+        # A program of the user's own that reads its config with pulumi.Config.
+        print(f"meshlink render: configuration: {error.key}: is required", file=sys.stderr)
+        return 2
+    except pulumi.ConfigTypeError as error:
+        # Pulumi's own message quotes the value, which may be a secret: name the key only.
+        print(
+            f"meshlink render: configuration: {error.key}: expected a value of type "
+            f"{error.expect_type}",
+            file=sys.stderr,
+        )
         return 2
     for warning in result.warnings:
         print(f"  warning: {warning}", file=sys.stderr)
@@ -105,11 +153,19 @@ def _rehearse(args: argparse.Namespace) -> int:
     return int(rehearse.main(argv))
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("meshlink")
+    except importlib.metadata.PackageNotFoundError:
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="meshlink",
         description="Offline tools for meshlink programs: no Pulumi CLI and no cloud needed.",
     )
+    parser.add_argument("--version", action="version", version=f"meshlink {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     render = commands.add_parser(
@@ -140,9 +196,17 @@ def build_parser() -> argparse.ArgumentParser:
     render.set_defaults(handler=_render)
 
     rehearse = commands.add_parser(
-        "rehearse", help="run real MariaDB traffic through a rendered link and try bad clients"
+        "rehearse",
+        help="run real MariaDB traffic through a rendered link and try bad clients",
+        description=(
+            "Run real MariaDB traffic through a rendered link and try bad clients. It needs "
+            "a render written with --include-private-keys (meshlink render --stack dev "
+            "--out DIR --include-private-keys): the gateways' keys come from there."
+        ),
     )
-    rehearse.add_argument("render_dir", type=Path)
+    rehearse.add_argument(
+        "render_dir", type=Path, help="output of meshlink render --include-private-keys"
+    )
     rehearse.add_argument("--json", action="store_true", help="print the report as JSON")
     rehearse.set_defaults(handler=_rehearse)
     return parser
@@ -151,4 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = args.handler
-    return int(handler(args))
+    try:
+        return int(handler(args))
+    except UsageError as error:
+        print(f"meshlink {args.command}: {error}", file=sys.stderr)
+        return 2

@@ -100,7 +100,7 @@ from meshlink.mesh.ciphers import DEFAULT_CIPHER_SUITES, CipherSuites
 from meshlink.mesh.gateways import EgressGatewaySettings, IngressGatewaySettings
 from meshlink.mesh.hardening import ClientNetworkPolicy
 from meshlink.mesh.identity import ClientIdentity
-from meshlink.mesh.naming import check_names
+from meshlink.mesh.naming import LinkNames, check_names
 from meshlink.mesh.services import LinkedService, check_services, check_target_policies
 from meshlink.pki import (
     CertificateAuthority,
@@ -118,6 +118,7 @@ from meshlink.validation import (
     Fqdn,
     KubernetesLabel,
     MeshlinkValidationError,
+    WorkloadNamespace,
     check_dns1123_label,
     check_fqdn,
     describe_validation_error,
@@ -161,7 +162,7 @@ class SideSection(_Section):
 
 
 class ClientSection(SideSection):
-    namespaces: list[KubernetesLabel] = Field(default_factory=list)
+    namespaces: list[WorkloadNamespace] = Field(default_factory=list)
     """Namespaces of the client workloads (they need sidecar injection). The demo's
     client namespace is added when the demo is on."""
     network_policy: dict[str, Any] = Field(default_factory=dict)
@@ -242,8 +243,8 @@ class DemoSection(_Section):
     enabled: bool = False
     service: KubernetesLabel = "mysql"
     """Which linked service (by name) the demo client connects to."""
-    server_namespace: KubernetesLabel = "demo-db"
-    client_namespace: KubernetesLabel = "demo-app"
+    server_namespace: WorkloadNamespace = "demo-db"
+    client_namespace: WorkloadNamespace = "demo-app"
     server_image: ImageRef = "mysql:8.4.3"
     client_image: ImageRef = "mysql:8.4.3"
     revision: KubernetesLabel | None = None
@@ -482,9 +483,46 @@ class ConfigReader:
                     f"{full_key}: is not a setting of this program (it reads: {known})"
                 )
 
+    def secret_texts(self) -> list[str]:
+        """Every text inside the values of this namespace's secret keys, longest first.
+
+        Cross-key checks (the demo against ``services``, names derived from
+        ``link_name``) quote values of other keys; scrubbing these texts from every
+        problem keeps a secret key's value out of the error whichever check quotes it."""
+        texts: set[str] = set()
+
+        def walk(value: Any) -> None:
+            if isinstance(value, dict):
+                for item in value.values():
+                    walk(item)
+            elif isinstance(value, list):
+                for item in value:
+                    walk(item)
+            elif isinstance(value, str) and len(value) >= 3:
+                texts.add(value)
+
+        for key in sorted(self.known):
+            if not self.is_secret(key):
+                continue
+            raw = runtime_config.get_config(self.path(key))
+            if raw is None:
+                continue
+            texts.add(str(raw))
+            try:
+                walk(json.loads(raw))
+            except (TypeError, json.JSONDecodeError):
+                walk(str(raw))
+        return sorted(texts, key=len, reverse=True)
+
     def raise_if_problems(self) -> None:
         if self.problems:
-            raise MeshlinkValidationError(_WHERE, list(dict.fromkeys(self.problems)))
+            secrets = self.secret_texts()
+            problems = []
+            for line in dict.fromkeys(self.problems):
+                for text in secrets:
+                    line = line.replace(text, "<secret value>")
+                problems.append(line)
+            raise MeshlinkValidationError(_WHERE, problems)
 
 
 def _without_value(line: str, value: Any) -> str:
@@ -846,6 +884,32 @@ def _demo(reader: ConfigReader, services: Sequence[LinkedService] | None) -> Dem
     return demo
 
 
+def _check_demo_beside_gateways(
+    reader: ConfigReader,
+    demo: DemoSection | None,
+    gateways: GatewaysSection | None,
+    link_name: str | None,
+) -> None:
+    """A demo namespace that is also a gateway's would be declared twice; say so before
+    anything is declared (the render would otherwise find it only when writing files)."""
+    if demo is None or not demo.enabled or gateways is None or link_name is None:
+        return
+    names = LinkNames(link_name)
+    for side, default in (
+        ("egress", names.egress_gateway_default()),
+        ("ingress", names.ingress_gateway_default()),
+    ):
+        settings = getattr(gateways, side)
+        namespace = settings.get("namespace") or default
+        for key in ("server_namespace", "client_namespace"):
+            if namespace == getattr(demo, key):
+                reader.problems.append(
+                    f"{reader.path('gateways')}.{side}.namespace: {namespace!r} is also "
+                    f"{reader.path('demo')}.{key}; the gateway needs a namespace of its own "
+                    "(its Role reads every Secret there)"
+                )
+
+
 def _fleet(reader: ConfigReader) -> str | None:
     return reader.text("fleet_project", required=False, check=check_project_id)
 
@@ -1101,6 +1165,7 @@ def load_dev_config(namespace: str = NAMESPACE) -> DevStackConfig:
     gateways = _gateways(reader)
     tls = reader.section(TlsSection, "tls", required=False)
     demo = _demo(reader, services)
+    _check_demo_beside_gateways(reader, demo, gateways, link_name)
     namespaces: list[str] = []
     if client is not None:
         namespaces = list(cast(ClientSection, client).namespaces)

@@ -9,12 +9,13 @@ and what was found.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, Strict, ValidationError
 
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _DNS1123_LABEL_RE = re.compile(rf"^{_LABEL}$")
@@ -96,6 +97,50 @@ def check_uri_san(value: str) -> str:
     return value
 
 
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "istio-system")
+"""Namespaces of the cluster and of the mesh control plane. meshlink labels the namespaces
+it is given for injection, may declare them (and so delete them on ``pulumi destroy``),
+grants gateways a Role reading their Secrets and confines client namespaces with a
+NetworkPolicy: none of that belongs in these. ``kube-*``:
+https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/#initial-namespaces;
+``istio-system``: https://istio.io/latest/docs/setup/install/istioctl/."""
+
+
+def check_not_system_namespace(value: str) -> str:
+    """A namespace for workloads meshlink configures, never one of :data:`SYSTEM_NAMESPACES`."""
+    if value in SYSTEM_NAMESPACES:
+        raise ValueError(
+            f"{value!r} is a system namespace (of Kubernetes or of the mesh control plane); "
+            "meshlink would label it for injection and confine or grant access in it; "
+            "use a namespace of its own"
+        )
+    return value
+
+
+def check_single_line(value: str) -> str:
+    """Text that ends up in a certificate or a label: a line break would forge a second
+    line in every log or file that shows it."""
+    if any(c in value for c in "\r\n\x00"):
+        raise ValueError("must be a single line (no line break or NUL character)")
+    return value
+
+
+def covers_all_addresses(cidrs: Sequence[str]) -> str | None:
+    """``0.0.0.0/0`` or ``::/0`` when the ranges together cover every address of that
+    family (``0.0.0.0/0`` itself, or the ``/1`` halves, or any other split), else None.
+
+    A list is checked as a whole because an allowlist of two halves is as open as one
+    ``0.0.0.0/0``; string matching would miss it."""
+    networks = [ipaddress.ip_network(c, strict=False) for c in cidrs]
+    v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
+    v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
+    if v4 and ipaddress.IPv4Network("0.0.0.0/0") in ipaddress.collapse_addresses(v4):
+        return "0.0.0.0/0"
+    if v6 and ipaddress.IPv6Network("::/0") in ipaddress.collapse_addresses(v6):
+        return "::/0"
+    return None
+
+
 Fqdn = Annotated[str, AfterValidator(check_fqdn)]
 """A DNS name with at least two labels, no wildcard, no trailing dot."""
 
@@ -108,8 +153,22 @@ KubernetesName = Annotated[str, AfterValidator(check_dns1123_subdomain)]
 KubernetesLabel = Annotated[str, AfterValidator(check_dns1123_label)]
 """A Kubernetes name that must be one DNS label (namespace, Service)."""
 
-Port = Annotated[int, Field(ge=1, le=65535)]
-"""A TCP port number."""
+WorkloadNamespace = Annotated[
+    str, AfterValidator(check_dns1123_label), AfterValidator(check_not_system_namespace)
+]
+"""A namespace of workloads meshlink configures: not a system namespace."""
+
+SingleLine = Annotated[str, AfterValidator(check_single_line)]
+"""Text without line breaks."""
+
+Port = Annotated[int, Strict(), Field(ge=1, le=65535)]
+"""A TCP port number. Strict: ``true`` is not port 1 and ``"13306"`` is not 13306; a
+value of the wrong type is a mistake to report, not to repair."""
+
+WirePort = Annotated[int, Field(ge=1, le=65535)]
+"""A port in an Istio object read back from the wire, where some ports are strings
+(``AuthorizationPolicy`` operation ports, ``PeerAuthentication.portLevelMtls`` keys:
+https://istio.io/latest/docs/reference/config/security/). Only for those fields."""
 
 TrustDomain = Annotated[str, AfterValidator(check_dns1123_subdomain)]
 """A mesh trust domain (``cluster.local``, ``<project>.svc.id.goog``)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,31 @@ def test_no_private_key_is_rendered_without_the_flag(redacted: tuple[Path, Rende
     assert not (out / "private-keys").exists()
     for relative, text in _tree(out).items():
         assert "PRIVATE KEY" not in text, relative
+
+
+def test_private_keys_are_readable_by_their_owner_only(with_keys: Path) -> None:
+    keys = with_keys / "private-keys"
+    assert with_keys.stat().st_mode & 0o777 == 0o700  # the Secret manifests carry keys too
+    assert keys.stat().st_mode & 0o777 == 0o700
+    pems = sorted(keys.glob("*.pem"))
+    assert pems
+    for pem in pems:
+        assert pem.stat().st_mode & 0o777 == 0o600, pem.name
+    readme = (keys / "README").read_text()
+    assert readme.startswith("These are the private keys")
+    assert "Never apply them" in readme
+    assert "derives them deterministically from the program's" in readme
+
+
+def test_a_render_without_keys_is_readable_as_the_umask_allows(
+    redacted: tuple[Path, RenderResult],
+) -> None:
+    out, _ = redacted
+    # The staging directory is created 0700; without keys it takes the usual mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask
+    assert not list(out.parent.glob(f".{out.name}.*"))
 
 
 def test_every_credential_secret_holds_a_matching_certificate_and_key(with_keys: Path) -> None:

@@ -16,7 +16,7 @@ from pydantic import Field, field_serializer, model_validator
 from meshlink.istio._base import IstioModel, IstioSpec
 from meshlink.istio.common import LabelSelector
 from meshlink.istio.values import IpBlock
-from meshlink.validation import KubernetesLabel, Port
+from meshlink.validation import KubernetesLabel, WirePort
 
 __all__ = [
     "AuthorizationAction",
@@ -58,7 +58,7 @@ class PeerAuthentication(IstioSpec):
     selector: LabelSelector | None = None
     """Unset means every workload in the namespace (or the mesh, in the root namespace)."""
     mtls: PeerMutualTLS | None = None
-    port_level_mtls: dict[Port, PeerMutualTLS] | None = Field(default=None, min_length=1)
+    port_level_mtls: dict[WirePort, PeerMutualTLS] | None = Field(default=None, min_length=1)
     """Per workload port (the container port, not the Service port)."""
 
     @model_validator(mode="after")
@@ -99,8 +99,8 @@ class Source(IstioModel):
 class Operation(IstioModel):
     """What the connection is for. Ports are strings on the wire."""
 
-    ports: list[Port] | None = Field(default=None, min_length=1)
-    not_ports: list[Port] | None = Field(default=None, min_length=1)
+    ports: list[WirePort] | None = Field(default=None, min_length=1)
+    not_ports: list[WirePort] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _not_empty(self) -> Operation:

@@ -50,7 +50,12 @@ from meshlink.mesh.side import (
     peer_trust_bundle,
 )
 from meshlink.pki import LeafCertificate, LeafCertificateArgs, LinkIssuer, Rotation
-from meshlink.validation import KubernetesLabel, MeshlinkValidationError, validate_args
+from meshlink.validation import (
+    KubernetesLabel,
+    MeshlinkValidationError,
+    WorkloadNamespace,
+    validate_args,
+)
 
 CLIENT_KINDS = (
     "ServiceEntry",
@@ -102,7 +107,7 @@ class LinkClientSettings(BaseModel):
     issuer: Any = None
     credential: LinkCredential | None = None
     client_identity: ClientIdentity | None = None
-    client_namespaces: list[KubernetesLabel] = Field(min_length=1)
+    client_namespaces: list[WorkloadNamespace] = Field(min_length=1)
     server_trust_bundle_pem: Any = None
     egress_gateway: EgressGatewaySettings = Field(default_factory=EgressGatewaySettings)
     network_policy: ClientNetworkPolicy = Field(default_factory=ClientNetworkPolicy)

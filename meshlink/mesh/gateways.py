@@ -50,11 +50,13 @@ from meshlink.mesh.common import (
     validated_later,
 )
 from meshlink.validation import (
+    SYSTEM_NAMESPACES,
     KubernetesLabel,
     KubernetesName,
     MeshlinkValidationError,
     Port,
     check_dns1123_label,
+    covers_all_addresses,
     validate_args,
 )
 
@@ -113,6 +115,12 @@ class GatewayArgs(TypedDict, total=False):
     """Pin the gateway to a node pool, e.g. one whose egress the VPC firewall allows."""
     tolerations: Sequence[Mapping[str, Any]]
     """Tolerations for a dedicated gateway node pool, as Kubernetes writes them."""
+    allow_system_namespace: bool
+    """Accept ``namespace`` being ``kube-system``, ``istio-system`` or another system
+    namespace (off by default): meshlink labels the namespace for injection, may declare
+    it (``create_namespace``, and so delete it on ``pulumi destroy``) and lets the gateway
+    read every Secret in it. Meant for a platform that keeps all gateways in
+    ``istio-system`` with ``create_namespace: false``."""
 
 
 class EgressGatewayArgs(GatewayArgs, total=False):
@@ -197,6 +205,18 @@ class GatewaySettings(BaseModel):
     resources: GatewayResources = Field(default_factory=GatewayResources)
     node_selector: Labels = Field(default_factory=dict)
     tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    allow_system_namespace: bool = False
+
+    @model_validator(mode="after")
+    def _own_namespace(self) -> GatewaySettings:
+        if self.namespace in SYSTEM_NAMESPACES and not self.allow_system_namespace:
+            raise ValueError(
+                f"namespace: {self.namespace!r} is a system namespace; meshlink would label "
+                "it for injection, may declare it (and delete it on destroy) and let the "
+                "gateway read every Secret in it; choose a namespace of the gateway's own, "
+                "or set allow_system_namespace to accept this deliberately"
+            )
+        return self
 
 
 class EgressGatewaySettings(GatewaySettings):
@@ -228,13 +248,14 @@ class IngressGatewaySettings(GatewaySettings):
                     "use that setting"
                 )
         if not self.allow_any_source:
-            for cidr in self.source_ranges:
-                if isinstance(cidr, str) and is_any_source(cidr):
-                    raise ValueError(
-                        f"source_ranges: {cidr} admits every address on the internet to the "
-                        "link ports; list the client cluster's egress addresses, or set "
-                        "allow_any_source to accept this deliberately"
-                    )
+            everything = covers_all_addresses([c for c in self.source_ranges if isinstance(c, str)])
+            if everything is not None:
+                raise ValueError(
+                    f"source_ranges: {everything} admits every address on the internet to "
+                    "the link ports (the ranges together cover it); list the client "
+                    "cluster's egress addresses, or set allow_any_source to accept this "
+                    "deliberately"
+                )
         return self
 
 

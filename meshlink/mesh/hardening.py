@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from meshlink.mesh.common import Cidr, Labels, Selector, untyped
 from meshlink.mesh.gateways import GatewayRef
-from meshlink.validation import KubernetesLabel, Port
+from meshlink.validation import KubernetesLabel, Port, covers_all_addresses
 
 PRIVATE_GOOGLE_ACCESS_CIDRS = ("199.36.153.8/30", "199.36.153.4/30")
 METADATA_SERVER = "169.254.169.254/32"
@@ -135,6 +135,17 @@ class ClientNetworkPolicy(BaseModel):
     kube_dns: bool = True
     dns_cidrs: list[Cidr] = Field(default_factory=lambda: [NODE_LOCAL_DNS, METADATA_SERVER])
     extra_egress: list[EgressPeer] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _not_void(self) -> ClientNetworkPolicy:
+        everything = covers_all_addresses([p.cidr for p in self.extra_egress if p.cidr])
+        if everything is not None:
+            raise ValueError(
+                f"extra_egress: the cidr entries together cover {everything}, so the "
+                "NetworkPolicy would let the client pods bypass the egress gateway; list "
+                "the ranges they need, or set enabled: false to go without the policy"
+            )
+        return self
 
 
 def _namespace_selector(namespace: str) -> dict[str, Any]:

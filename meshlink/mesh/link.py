@@ -49,6 +49,7 @@ from meshlink.validation import (
     KubernetesLabel,
     MeshlinkValidationError,
     TrustDomain,
+    WorkloadNamespace,
     check_dns1123_label,
     describe_validation_error,
     validate_args,
@@ -122,11 +123,34 @@ class MeshLinkArgs(TypedDict, total=False):
     """Prefix of every ``metadata.name`` (a DNS label); defaults to the component name."""
 
 
+def _check_client_identity(
+    san: str, services: Sequence[LinkedService], server_trust_domains: Sequence[str]
+) -> list[str]:
+    """The client certificate must not name the server: a client SAN equal to a linked
+    FQDN would be a server certificate's name, and a SPIFFE URI of the server mesh is a
+    workload identity the server's own sidecars present, which its policies trust."""
+    problems = []
+    fqdns = {s.fqdn for s in services}
+    if san in fqdns:
+        problems.append(
+            f"client_identity: {san!r} is a linked service's FQDN, the server certificate's "
+            "name; give the client an identity of its own"
+        )
+    if san.startswith("spiffe://"):
+        domain = san.removeprefix("spiffe://").split("/", 1)[0]
+        if domain in server_trust_domains:
+            problems.append(
+                f"client_identity: {san!r} is in the server mesh's trust domain {domain!r}, "
+                "an identity the server's own workloads hold; use a trust domain of the link"
+            )
+    return problems
+
+
 class _ClientModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     provider: Any
-    namespaces: list[KubernetesLabel] = Field(min_length=1)
+    namespaces: list[WorkloadNamespace] = Field(min_length=1)
     egress_gateway: dict[str, Any] = Field(default_factory=dict)
     network_policy: dict[str, Any] = Field(default_factory=dict)
     readiness: dict[str, Any] = Field(default_factory=dict)
@@ -313,6 +337,10 @@ class MeshLink(pulumi.ComponentResource):
                 )
         if issuer is not None and issuer.not_ready_reason:
             problems.append(f"link_ca: {issuer.not_ready_reason}")
+        if identity is not None:
+            problems += _check_client_identity(
+                identity.san, [s for s in services if s is not None], model.server.trust_domains
+            )
         egress_namespace = (egress_gateway.namespace if egress_gateway else None) or (
             LinkNames(prefix).egress_gateway_default() if prefix else None
         )

@@ -18,17 +18,51 @@ Ports follow from how Istio matches traffic:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import NotRequired, TypedDict
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from meshlink.mesh.common import RESERVED_PORTS, RESERVED_PORTS_TEXT, Selector
 from meshlink.validation import Fqdn, KubernetesLabel, Port
 
 _SERVICE_HOST_RE = re.compile(r"^[a-z0-9-]+\.([a-z0-9-]+)\.svc\.cluster\.local$")
+
+_API_SERVER_RE = re.compile(r"^kubernetes\.default(\.svc(\.[a-z0-9.-]+)?)?$")
+"""The cluster's API server Service, in each of its DNS forms:
+https://kubernetes.io/docs/tasks/run-application/access-api-from-pod/#directly-accessing-the-rest-api"""
+
+METADATA_HOSTS = ("metadata.google.internal", "metadata.goog", "169.254.169.254")
+"""The GKE metadata server, which hands out the node's or the workload's credentials:
+https://cloud.google.com/compute/docs/metadata/querying-metadata"""
+
+
+def check_link_target(value: str) -> str:
+    """A linked target is a workload. Publishing the API server or the metadata server
+    over the link would hand the client cluster the server cluster's credentials."""
+    if _API_SERVER_RE.match(value):
+        raise ValueError(
+            f"{value!r} is the cluster's API server; linking it would publish the server "
+            "cluster's control plane to the client cluster"
+        )
+    if value in METADATA_HOSTS or value.startswith("metadata.google.internal."):
+        raise ValueError(
+            f"{value!r} is the metadata server, which hands out credentials; it must "
+            "never be reachable over the link"
+        )
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return value
+    if address.is_link_local or address.is_loopback:
+        raise ValueError(
+            f"{value!r} is a link-local or loopback address (the metadata server lives at "
+            "169.254.169.254); name the target Service instead"
+        )
+    return value
 
 
 class LinkedServiceArgs(TypedDict):
@@ -80,6 +114,11 @@ class LinkedService(BaseModel):
     target_namespace: KubernetesLabel | None = None
     target_container_port: Port | None = None
     target_policies: bool = True
+
+    @field_validator("target_host")
+    @classmethod
+    def _not_an_infrastructure_endpoint(cls, value: str) -> str:
+        return check_link_target(value)
 
     @model_validator(mode="after")
     def _own_ports(self) -> LinkedService:

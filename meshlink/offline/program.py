@@ -91,9 +91,20 @@ def load_program(
     if not stack_file.is_file():
         raise ProgramError(f"{directory}: no stack configuration Pulumi.{stack}.yaml")
     stack_values = _read_yaml(stack_file).get("config") or {}
+    if not isinstance(stack_values, dict):
+        raise ProgramError(
+            f"{stack_file}: config: expected a mapping of keys to values "
+            f"(found a {type(stack_values).__name__})"
+        )
 
+    declared = project_doc.get("config") or {}
+    if not isinstance(declared, dict):
+        raise ProgramError(
+            f"{project_file}: config: expected a mapping of keys to declarations "
+            f"(found a {type(declared).__name__})"
+        )
     config: dict[str, str] = {}
-    for key, declaration in (project_doc.get("config") or {}).items():
+    for key, declaration in declared.items():
         if isinstance(declaration, dict) and "default" in declaration:
             config[_qualify(key, project)] = _as_config_string(declaration["default"])
         elif not isinstance(declaration, dict):

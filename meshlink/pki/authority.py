@@ -63,6 +63,16 @@ from meshlink.validation import validate_args
 TYPE = "meshlink:index:CertificateAuthority"
 
 ROOT_VALIDITY_HOURS = 10 * HOURS_PER_YEAR
+MAX_CA_VALIDITY_HOURS = 20 * HOURS_PER_YEAR
+"""Upper bound of a link CA's lifetime. NIST SP 800-57 Part 1 Rev. 5, section 5.3.6,
+recommends a cryptoperiod of one to three years for a private signature key, CA keys
+included; a root's certificate may outlive its key's use for signing, but 20 years is
+already past the horizon of the key sizes the same document (table 4) assesses, and a
+link that needs longer has no rotation plan. https://doi.org/10.6028/NIST.SP.800-57pt1r5"""
+MAX_PATH_LENGTH = 2
+"""meshlink issues at most one intermediate (the issuing CA) below a root, so a path
+length of 1 suffices and 2 leaves room for one more level. A larger value only widens what
+a compromised intermediate could sign (RFC 5280, section 4.2.1.9)."""
 ROOT_EARLY_RENEWAL_HOURS = HOURS_PER_YEAR
 ISSUING_VALIDITY_HOURS = 3 * HOURS_PER_YEAR
 ISSUING_EARLY_RENEWAL_HOURS = 182 * HOURS_PER_DAY
@@ -150,6 +160,18 @@ class _Model(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> _Model:
         check_lifetime(self.validity_hours, self.early_renewal_hours, "")
+        if self.validity_hours > MAX_CA_VALIDITY_HOURS:
+            raise ValueError(
+                f"validity_hours ({self.validity_hours}) exceeds 20 years "
+                f"({MAX_CA_VALIDITY_HOURS} hours); a CA key that old has outlived every key "
+                "management guideline (NIST SP 800-57); plan a rotation instead"
+            )
+        if self.max_path_length is not None and self.max_path_length > MAX_PATH_LENGTH:
+            raise ValueError(
+                f"max_path_length ({self.max_path_length}) is above {MAX_PATH_LENGTH}: meshlink "
+                "issues at most one intermediate, and a longer path only lets a compromised "
+                "intermediate create more CAs"
+            )
         if self.max_path_length is not None:
             if self.max_path_length == 0:
                 raise ValueError(

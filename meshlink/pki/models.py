@@ -9,9 +9,19 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, TypedDict
 
 import pulumi_tls as tls
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    model_validator,
+)
 
-Rotation = str | int
+from meshlink.validation import check_single_line
+
+Rotation = Annotated[str, AfterValidator(check_single_line)] | Annotated[int, Strict()]
 """A value whose change replaces the resources it is attached to (through Pulumi's
 ``replacement_trigger``). Use a date or a counter, e.g. ``"2025-06"`` or ``3``."""
 
@@ -83,7 +93,11 @@ class KeyModel(BaseModel):
         return {"algorithm": "ECDSA", "ecdsa_curve": self.ecdsa_curve}
 
 
-_Text = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+_Text = Annotated[
+    str,
+    AfterValidator(check_single_line),
+    StringConstraints(min_length=1, max_length=64, strip_whitespace=True),
+]
 """RFC 5280's upper bound for CN, O, OU, L and ST is 64 characters."""
 
 
