@@ -16,6 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from meshlink.argdocs import documents
 from meshlink.istio import IstioApiVersion
 from meshlink.mesh.ciphers import DEFAULT_CIPHER_SUITES, CipherSuites
 from meshlink.mesh.client import LinkClient, LinkClientSettings
@@ -267,6 +268,7 @@ def _raw_part_problems(args: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+@documents(MeshLinkArgs)
 class MeshLink(pulumi.ComponentResource):
     """Links ``services`` in the server cluster to workloads in the client cluster.
 
