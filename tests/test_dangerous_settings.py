@@ -101,6 +101,19 @@ HOSTILE: dict[str, tuple[dict[str, Any], list[str]]] = {
         {"link_ca": {"subject": {"common_name": "Link CA"}, "validity_hours": 100 * 8760}},
         ["link_ca", "exceeds 20 years"],
     ),
+    "an issuing CA that expires before its leaves": (
+        {
+            "link_ca": {
+                "subject": {"common_name": "Link CA"},
+                "issuing_ca": {
+                    "subject": {"common_name": "Issuing CA"},
+                    "validity_hours": 720,
+                    "early_renewal_hours": 24,
+                },
+            }
+        },
+        ["link_ca", "issuing_ca.validity_hours (720) is shorter than the leaves it signs"],
+    ),
     "max path length 10": (
         {"link_ca": {"subject": {"common_name": "Link CA"}, "max_path_length": 10}},
         ["link_ca", "max_path_length (10) is above 2"],
