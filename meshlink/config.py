@@ -90,6 +90,7 @@ from meshlink.gcp._validation import (
     ProjectId,
     Region,
     check_host_address,
+    check_link_zone,
     check_project_id,
 )
 from meshlink.gcp.cluster import MeshClusterSettings
@@ -180,7 +181,7 @@ class ServerSection(SideSection):
 
 
 class DnsSection(_Section):
-    zone: Fqdn
+    zone: Annotated[Fqdn, AfterValidator(check_link_zone)]
     """The private zone's domain, e.g. ``link.internal.example.com``."""
     zone_name: GcpName | None = None
     """Name of the zone in GCP (default ``<link name>-names``)."""

@@ -258,3 +258,23 @@ def test_a_gateway_in_a_demo_namespace_fails_before_anything_is_written(
     message = _one_message(capsys.readouterr().err)
     assert "meshlink:gateways.ingress.namespace: 'demo-db' is also meshlink:demo" in message
     assert not (tmp_path / "out").exists()
+
+
+def test_a_private_zone_shadowing_google_apis_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    services = stack["config"]["meshlink:services"]
+    services[0]["fqdn"] = "mysql.googleapis.com"
+    dns = {**stack["config"]["meshlink:dns"], "zone": "googleapis.com"}
+    command = _dev_copy(
+        tmp_path,
+        {},
+        services=services,
+        dns=dns,
+        client_identity={"dns_name": "client.googleapis.com"},
+    )
+    assert main(command) == 2
+    message = _one_message(capsys.readouterr().err)
+    assert "meshlink:dns.zone: 'googleapis.com' would shadow googleapis.com" in message
+    assert not (tmp_path / "out").exists()

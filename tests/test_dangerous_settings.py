@@ -3,8 +3,10 @@ one message naming the key and saying why, unless a named override accepts it.""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
 from meshlink.mesh.gateways import EgressGatewaySettings, IngressGatewaySettings
@@ -99,6 +101,19 @@ HOSTILE: dict[str, tuple[dict[str, Any], list[str]]] = {
         {"link_ca": {"subject": {"common_name": "Link CA"}, "validity_hours": 100 * 8760}},
         ["link_ca", "exceeds 20 years"],
     ),
+    "an issuing CA that expires before its leaves": (
+        {
+            "link_ca": {
+                "subject": {"common_name": "Link CA"},
+                "issuing_ca": {
+                    "subject": {"common_name": "Issuing CA"},
+                    "validity_hours": 720,
+                    "early_renewal_hours": 24,
+                },
+            }
+        },
+        ["link_ca", "issuing_ca.validity_hours (720) is shorter than the leaves it signs"],
+    ),
     "max path length 10": (
         {"link_ca": {"subject": {"common_name": "Link CA"}, "max_path_length": 10}},
         ["link_ca", "max_path_length (10) is above 2"],
@@ -168,3 +183,62 @@ def test_the_longest_sane_ca_is_accepted() -> None:
         {"subject": {"common_name": "Link CA"}, "validity_hours": MAX_CA_VALIDITY_HOURS}
     )
     assert model.validity_hours == MAX_CA_VALIDITY_HOURS
+
+
+# ---------------------------------------------------------------- checked up front
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ({"apiVersion": "v1", "kind": "Config"}, "got a dict; pass the kubeconfig's text"),
+        (Path("/home/me/.kube/config"), "got a path; pass the file's content"),
+        (
+            "/home/me/.kube/config",
+            "is not kubeconfig text (a YAML or JSON mapping); it looks like a file path",
+        ),
+        (42, "got a int"),
+    ],
+    ids=["dict", "path", "path-as-text", "number"],
+)
+def test_readiness_kubeconfig_is_checked_up_front(setting: object, expected: str) -> None:
+    error, registered = run_bad(link_with(**{"client.readiness": {"kubeconfig": setting}}))
+    assert registered == []
+    assert f"client.readiness.kubeconfig: {expected}" in str(error), str(error)
+
+
+def test_an_output_as_link_ca_says_what_to_pass() -> None:
+    error, registered = run_bad(
+        link_with(link_ca=pulumi.Output.from_input("-----BEGIN CERTIFICATE-----"))
+    )
+    assert registered == []
+    assert "link_ca: got an Output" in str(error)
+    assert "pass the CA component itself" in str(error)
+
+
+def test_a_kubeconfig_as_provider_says_what_to_pass() -> None:
+    error, registered = run_bad(link_with(**{"client.provider": "apiVersion: v1"}))
+    assert registered == []
+    assert "client.provider" in str(error)
+    assert "pass pulumi_kubernetes.Provider(name, kubeconfig=...)" in str(error)
+
+
+def test_problems_of_every_part_are_reported_with_a_top_level_one() -> None:
+    error, registered = run_bad(
+        link_with(
+            **{
+                "cipher_suites": ["ECDHE-RSA-AES128-SHA"],
+                "services[0].link_port": "13306",
+                "client.egress_gateway": {"replicas": 1},
+                "client_identity": {"dns_name": "Not A Name"},
+            }
+        )
+    )
+    assert registered == []
+    paths = sorted(p.split(":")[0] for p in error.problems)
+    assert paths == [
+        "cipher_suites",
+        "client.egress_gateway.replicas",
+        "client_identity.dns_name",
+        "services[0].link_port",
+    ]

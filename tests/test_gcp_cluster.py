@@ -269,6 +269,15 @@ BAD_SETTINGS = [
         "master_authorized_networks[0].cidr_block: '0.0.0.0/0' would open",
     ),
     (
+        {
+            "master_authorized_networks": [
+                {"cidr_block": "0.0.0.0/1"},
+                {"cidr_block": "128.0.0.0/1"},
+            ]
+        },
+        "master_authorized_networks: together the networks cover 0.0.0.0/0",
+    ),
+    (
         {"node_pool": {"min_nodes_per_zone": 5, "max_nodes_per_zone": 2}},
         "node_pool: min_nodes_per_zone 5 is larger than max_nodes_per_zone 2",
     ),

@@ -145,6 +145,19 @@ def test_each_fqdn_gets_an_a_record(zone_run: OfflineRun) -> None:
         ({"fqdns": ["*.link.acme.internal"]}, "fqdns[0]: "),
         ({"address": "10.0.0.0/8"}, "address: "),
         ({"dns_name": "internal"}, "dns_name: "),
+        (
+            {"dns_name": "googleapis.com", "fqdns": ["mysql.googleapis.com"]},
+            "dns_name: 'googleapis.com' would shadow googleapis.com",
+        ),
+        (
+            {"dns_name": "link.googleapis.com", "fqdns": ["mysql.link.googleapis.com"]},
+            "dns_name: 'link.googleapis.com' would shadow googleapis.com",
+        ),
+        (
+            {"dns_name": "google.internal", "fqdns": ["mysql.google.internal"]},
+            "dns_name: 'google.internal' would shadow google.internal",
+        ),
+        ({"dns_name": "pkg.dev", "fqdns": ["mysql.pkg.dev"]}, "would shadow pkg.dev"),
         ({"network": None}, "network: "),
     ],
 )

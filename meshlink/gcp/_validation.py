@@ -34,6 +34,31 @@ PRIVATE_BLOCKS: tuple[ipaddress.IPv4Network, ...] = (
 )
 
 
+PUBLIC_DOMAINS_CLUSTERS_NEED = (
+    "googleapis.com",
+    "gcr.io",
+    "pkg.dev",
+    "google.internal",
+)
+"""Domains a GKE cluster resolves to work: Google APIs and the container registries
+(https://cloud.google.com/vpc/docs/configure-private-google-access#domain-options), and
+the metadata server (metadata.google.internal). meshlink's own googleapis zone
+(``GoogleApisPrivateDns``) maps googleapis.com deliberately and is not checked here."""
+
+
+def check_link_zone(value: str) -> str:
+    """A link's private zone answers for every name under it inside the client VPC: one
+    equal to, above or below a domain the cluster needs would shadow it."""
+    for needed in PUBLIC_DOMAINS_CLUSTERS_NEED:
+        if value == needed or needed.endswith(f".{value}") or value.endswith(f".{needed}"):
+            raise ValueError(
+                f"{value!r} would shadow {needed}, which the cluster resolves to work (Google "
+                "APIs, image registries, the metadata server); name the link's services under "
+                "a domain of your own"
+            )
+    return value
+
+
 def check_project_id(value: str) -> str:
     if not _PROJECT_ID_RE.match(value):
         raise ValueError(

@@ -40,7 +40,7 @@ from meshlink.gcp._validation import (
     resource_name_checker,
 )
 from meshlink.gcp.fleet import FLEET_LOCATION, fleet_project_number, mesh_id_label
-from meshlink.validation import validate_args
+from meshlink.validation import covers_all_addresses, validate_args
 
 COMPONENT_TYPE = "meshlink:index:MeshCluster"
 
@@ -219,6 +219,12 @@ class MeshClusterSettings(BaseModel):
                 "connections from the whole internet; list the ranges Pulumi and the "
                 "operators connect from, or set private_endpoint, or allow_public_endpoint "
                 "to accept this deliberately"
+            )
+        everything = covers_all_addresses([n.cidr_block for n in value])
+        if everything is not None:
+            raise ValueError(
+                f"together the networks cover {everything}, which opens the control plane "
+                "to the whole internet; list the ranges Pulumi and the operators connect from"
             )
         return value
 

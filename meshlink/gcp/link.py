@@ -22,6 +22,7 @@ from meshlink.gcp._validation import (
     Region,
     StrInput,
     check_host_address,
+    check_link_zone,
 )
 from meshlink.validation import Fqdn, validate_args
 
@@ -167,7 +168,7 @@ class LinkDnsZoneSettings(BaseModel):
 
     project: ProjectId
     network: StrInput
-    dns_name: Fqdn
+    dns_name: Annotated[Fqdn, AfterValidator(check_link_zone)]
     fqdns: list[Fqdn] = Field(min_length=1)
     address: AddressInput
     zone_name: GcpName

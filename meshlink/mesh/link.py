@@ -16,6 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from meshlink.argdocs import documents
 from meshlink.istio import IstioApiVersion
 from meshlink.mesh.ciphers import DEFAULT_CIPHER_SUITES, CipherSuites
 from meshlink.mesh.client import LinkClient, LinkClientSettings
@@ -205,7 +206,11 @@ class _Model(BaseModel):
 
 def _check_provider(value: Any) -> Any:
     if not isinstance(value, k8s.Provider):
-        raise ValueError(f"expected a kubernetes.Provider, got {type(value).__name__}")
+        raise ValueError(
+            f"expected a kubernetes.Provider, got {type(value).__name__}; pass "
+            "pulumi_kubernetes.Provider(name, kubeconfig=...) for the cluster (a kubeconfig "
+            "or a cluster name is not a provider)"
+        )
     return value
 
 
@@ -232,6 +237,38 @@ def _part(
         return None
 
 
+_RAW_PARTS: tuple[tuple[tuple[str, ...], type[BaseModel]], ...] = (
+    (("client_identity",), ClientIdentity),
+    (("client", "egress_gateway"), EgressGatewaySettings),
+    (("client", "network_policy"), ClientNetworkPolicy),
+    (("client", "readiness"), IstioReadinessSettings),
+    (("server", "ingress_gateway"), IngressGatewaySettings),
+    (("server", "existing_ingress_gateway"), ExistingIngressGatewaySettings),
+    (("server", "readiness"), IstioReadinessSettings),
+)
+
+
+def _raw_part_problems(args: Mapping[str, Any]) -> list[str]:
+    """The problems of every part that can be checked on its own, read from the raw
+    arguments: used when the arguments as a whole did not validate."""
+    problems: list[str] = []
+    if not isinstance(args, Mapping):
+        return problems
+    services = args.get("services")
+    if isinstance(services, list | tuple):
+        for index, service in enumerate(services):
+            if isinstance(service, Mapping):
+                _part(LinkedService, service, problems, prefix=f"services[{index}].")
+    for path, model in _RAW_PARTS:
+        value: Any = args
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if isinstance(value, Mapping):
+            _part(model, value, problems, prefix=".".join(path) + ".")
+    return problems
+
+
+@documents(MeshLinkArgs)
 class MeshLink(pulumi.ComponentResource):
     """Links ``services`` in the server cluster to workloads in the client cluster.
 
@@ -251,13 +288,29 @@ class MeshLink(pulumi.ComponentResource):
         self, name: str, args: MeshLinkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         where = f"MeshLink {name!r}"
-        model = validate_args(_Model, args, where=where, show_input=False)
+        try:
+            model = validate_args(_Model, args, where=where, show_input=False)
+        except MeshlinkValidationError as error:
+            # Report the parts' problems too, as the stack config does: a caller with
+            # three mistakes learns of three.
+            raise MeshlinkValidationError(
+                where, list(dict.fromkeys([*error.problems, *_raw_part_problems(args)]))
+            ) from None
         problems: list[str] = []
         prefix = model.object_prefix or _default_prefix(name, problems)
 
         issuer: LinkIssuer | None = None
         ca_args: dict[str, Any] | None = None
-        if isinstance(model.link_ca, LinkIssuer):
+        if isinstance(model.link_ca, pulumi.Output):
+            # Checked first: an Output answers every attribute lookup, so it would pass
+            # for a LinkIssuer.
+            problems.append(
+                "link_ca: got an Output, whose value is not known while the program runs; "
+                "pass the CA component itself (CertificateAuthority, "
+                "ExistingCertificateAuthority, ExternallySignedCertificateAuthority; e.g. "
+                "the one declare_link_ca returns) or a dict of CertificateAuthority arguments"
+            )
+        elif isinstance(model.link_ca, LinkIssuer):
             issuer = model.link_ca
         elif isinstance(model.link_ca, dict):
             try:

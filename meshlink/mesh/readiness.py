@@ -27,6 +27,7 @@ never appears in an error message.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ import pulumi
 import pulumi.dynamic
 import yaml
 from pulumi.runtime import rpc
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ISTIO_CRDS: Mapping[str, str] = {
     "Gateway": "gateways.networking.istio.io",
@@ -286,6 +287,46 @@ class IstioReadinessSettings(BaseModel):
     ambient: bool = False
     timeout_seconds: int = Field(default=DEFAULT_TIMEOUT_SECONDS, ge=1, le=6 * 3600)
     poll_seconds: float = Field(default=DEFAULT_POLL_SECONDS, gt=0, le=300)
+
+    @field_validator("kubeconfig")
+    @classmethod
+    def _kubeconfig_text(cls, value: Any) -> Any:
+        """Checked up front, without ever quoting it: the gate takes the kubeconfig's text
+        (YAML or JSON) and would otherwise fail only at ``pulumi up``."""
+        if value is None or isinstance(value, pulumi.Output):
+            return value
+        if isinstance(value, Mapping):
+            raise ValueError(
+                "got a dict; pass the kubeconfig's text: yaml.safe_dump(...) or "
+                "json.dumps(...) of it, or an Output of that text"
+            )
+        if isinstance(value, os.PathLike):
+            raise ValueError(
+                "got a path; pass the file's content: pathlib.Path(...).read_text(), or an "
+                "Output of the kubeconfig's text"
+            )
+        if not isinstance(value, str):
+            raise ValueError(
+                f"got a {type(value).__name__}; pass the kubeconfig's text (YAML or JSON) or "
+                "an Output of it"
+            )
+        try:
+            loaded = yaml.safe_load(value)
+        except yaml.YAMLError:
+            loaded = None
+        if not isinstance(loaded, dict):
+            looks_like_path = "\n" not in value and (
+                "/" in value or value.endswith((".yaml", ".yml"))
+            )
+            raise ValueError(
+                "is not kubeconfig text (a YAML or JSON mapping)"
+                + (
+                    "; it looks like a file path: pass pathlib.Path(...).read_text()"
+                    if looks_like_path
+                    else ""
+                )
+            )
+        return value
 
     @property
     def polls(self) -> bool:

@@ -45,6 +45,7 @@ from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from meshlink.pki.issuer import dedupe_pem, join_pem
+from meshlink.pki.leaf import LEAF_VALIDITY_HOURS
 from meshlink.pki.models import (
     HOURS_PER_DAY,
     HOURS_PER_YEAR,
@@ -182,6 +183,16 @@ class _Model(BaseModel):
                 raise ValueError("max_path_length must be at least 1")
             if self.issuing_ca is not None and self.max_path_length < 1:
                 raise ValueError("max_path_length must be at least 1 with an issuing CA")
+        signer = "issuing_ca.validity_hours" if self.issuing_ca is not None else "validity_hours"
+        signer_hours = (
+            self.issuing_ca.validity_hours if self.issuing_ca is not None else self.validity_hours
+        )
+        if signer_hours < LEAF_VALIDITY_HOURS:
+            raise ValueError(
+                f"{signer} ({signer_hours}) is shorter than the leaves it signs "
+                f"({LEAF_VALIDITY_HOURS} hours): they would outlive their issuer and fail "
+                "verification before they expire"
+            )
         if self.issuing_ca is not None and self.issuing_ca.validity_hours > self.validity_hours:
             raise ValueError(
                 f"issuing_ca.validity_hours ({self.issuing_ca.validity_hours}) must not exceed "
