@@ -100,6 +100,14 @@ def test_private_keys_are_readable_by_their_owner_only(with_keys: Path) -> None:
     assert pems
     for pem in pems:
         assert pem.stat().st_mode & 0o777 == 0o600, pem.name
+    keyed_manifests = [
+        path
+        for path in sorted((with_keys / "kubernetes").rglob("*.yaml"))
+        if "PRIVATE KEY" in path.read_text()
+    ]
+    assert keyed_manifests
+    for path in keyed_manifests:
+        assert path.stat().st_mode & 0o777 == 0o600, path.name
     readme = (keys / "README").read_text()
     assert readme.startswith("These are the private keys")
     assert "Never apply them" in readme

@@ -267,7 +267,10 @@ def _write_all(
             manifest = _kubernetes_manifest(registration, include_private_keys)
             is_patch = registration.type.endswith("Patch")
             relative = _kubernetes_path(cluster, manifest, is_patch)
-            _write(out, relative, _dump(manifest), written)
+            # A manifest whose secret inputs are written out (Secrets carrying keys) is
+            # as sensitive as the key files: owner-only, like them.
+            carries_secrets = include_private_keys and bool(registration.secret_inputs)
+            _write(out, relative, _dump(manifest), written, private=carries_secrets)
             result.kubernetes.append(RenderedObject(cluster, relative, manifest))
         elif registration.type.startswith("gcp:") and registration.custom:
             document = {
