@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
@@ -107,7 +107,6 @@ class LinkCase:
     service_count: int = 2
     existing_gateway: ExistingGateway | None = None
     readiness_timeout_seconds: int = 120
-    overrides: dict[str, Any] = field(default_factory=dict)
 
     def with_changes(self, **changes: Any) -> LinkCase:
         return replace(self, **changes)
@@ -176,7 +175,6 @@ def link_program(case: LinkCase, *, skip_await: bool = True) -> Callable[[], Non
                 "service_account": gateway.service_account,
                 "address": gateway.address,
             }
-        server_args.update(case.overrides.get("server", {}))
         server = LinkServer(
             LINK_NAME,
             server_args,  # type: ignore[arg-type]
@@ -197,7 +195,6 @@ def link_program(case: LinkCase, *, skip_await: bool = True) -> Callable[[], Non
             },
             "cluster_name": "client",
         }
-        client_args.update(case.overrides.get("client", {}))
         client = LinkClient(
             LINK_NAME,
             client_args,  # type: ignore[arg-type]
