@@ -14,10 +14,17 @@ GOLDEN_NOW := 2026-01-01T00:00:00Z
 
 venv: $(STAMP)
 
+# Progress goes to stderr: on the first run this takes minutes and pip is quiet.
 $(STAMP): pyproject.toml constraints.txt requirements.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
-	touch $(STAMP)
+	@test -x $(BIN)/python || { \
+		echo "make: setting up $(VENV) (first run: installs pulumi, pulumi-gcp," \
+			"pulumi-kubernetes, pulumi-tls, cryptography and the dev tools; a few minutes)" >&2; \
+		$(PYTHON) -m venv $(VENV); }
+	@echo "make: pip install -e '.[dev]' into $(VENV) (pinned by constraints.txt)..." >&2
+	@started=$$(date +%s); \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]' \
+		&& echo "make: $(VENV) ready in $$(( $$(date +%s) - started )) s" >&2
+	@touch $(STAMP)
 
 # The dev stack, rendered offline for review: open rendered/summary.md first.
 render: $(STAMP)
@@ -39,6 +46,7 @@ tools:
 
 # The pinned Istio CRD sets, from the istio.io/api Go module into the toolchain cache (seconds).
 crds:
+	@echo "make: Istio CRD sets (fetched from the istio.io/api Go module on the first run)" >&2
 	MESHLINK_TOOLCHAIN_PIECES=istio_crds bash scripts/toolchain.sh
 
 # The real-engine toolchain (pulumi CLI, Kubernetes provider, kube-apiserver, etcd), built from

@@ -111,6 +111,11 @@ def _render(args: argparse.Namespace) -> int:
             f"stack {program.stack}",
             file=sys.stderr,
         )
+        print(
+            "meshlink render: running it on the offline engine (mock engine, pulumi-tls "
+            f"emulation), then writing {args.out}",
+            file=sys.stderr,
+        )
         result = render_program(
             program,
             args.out,

@@ -15,7 +15,7 @@ have mariadb || missing+=(mariadb-client)
 have haproxy || missing+=(haproxy)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-    echo "rehearsal tools present: mariadb-server, mariadb-client, haproxy"
+    echo "rehearsal tools present: mariadb-server, mariadb-client, haproxy" >&2
     exit 0
 fi
 
@@ -25,7 +25,8 @@ else
     SUDO=
 fi
 
-echo "installing: ${missing[*]}"
+echo "installing the rehearsal tools with apt (first run only, a minute or two):" \
+    "${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # policy-rc.d keeps the package from starting a system MariaDB: the rehearsal starts its

@@ -36,7 +36,7 @@ import yaml
 
 from meshlink.offline.engine import OfflineMocks, OfflineRun, Registration, run_program
 from meshlink.offline.program import Program, execute
-from meshlink.offline.summary import write_summary
+from meshlink.offline.summary import expiry_warnings, write_summary
 from meshlink.stack_outputs import placeholders_for
 
 REDACTED = "<redacted: render with --include-private-keys>"
@@ -293,6 +293,7 @@ def _write_all(
         _write(out, Path("private-keys") / "README", PRIVATE_KEYS_README, written, private=True)
 
     write_summary(out, run, result_objects=result.kubernetes, title=title, now=now)
+    result.warnings += expiry_warnings(run, now)
     if not include_private_keys:
         _refuse_leaked_keys(out, written | {Path("summary.md")})
     return result
