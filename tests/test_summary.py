@@ -10,8 +10,14 @@ import pytest
 import yaml
 
 from meshlink.cli import main
+from meshlink.offline.engine import OfflineRun
 from meshlink.offline.render import RenderedObject
-from meshlink.offline.summary import LinkView, _client_namespaces_section, _diagram
+from meshlink.offline.summary import (
+    LinkView,
+    _client_namespaces_section,
+    _diagram,
+    _ingress_section,
+)
 
 GOLDEN = Path(__file__).parent / "golden" / "dev"
 
@@ -119,6 +125,36 @@ def test_a_policy_without_policy_types_is_read_as_kubernetes_reads_it() -> None:
     assert "Inbound connections are allowed only from:" in text
     assert "pods `app=web` of the same namespace on every port" in text
     assert "outbound" not in text.lower()
+
+
+def test_an_ingress_open_to_any_address_and_an_existing_gateway_are_called_out() -> None:
+    open_service = {
+        "kind": "Service",
+        "metadata": {
+            "name": "gw",
+            "namespace": "gw",
+            "annotations": {"networking.gke.io/load-balancer-type": "Internal"},
+        },
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 13306}]},
+    }
+    patch = {
+        "kind": "Service",
+        "metadata": {"name": "existing", "namespace": "istio-system"},
+        "spec": {"ports": [{"port": 13307}]},
+    }
+    objects = [
+        RenderedObject("server", Path("kubernetes/server/gw/service-gw.yaml"), open_service),
+        RenderedObject(
+            "server", Path("kubernetes/server/istio-system/service-existing.patch.yaml"), patch
+        ),
+    ]
+    rows = [line for line in _ingress_section(objects, OfflineRun()) if "`server`" in line]
+    assert rows == [
+        "| `server` | `gw/gw` | internal | assigned by the cloud at `pulumi up` | "
+        "**any address** (no `loadBalancerSourceRanges`) | 13306 |",
+        "| `server` | `istio-system/existing` | existing Service, ports added by patch | "
+        "assigned by the cloud at `pulumi up` | as the existing Service sets them | 13307 |",
+    ]
 
 
 def test_the_golden_summary_describes_the_rendered_network_policy() -> None:

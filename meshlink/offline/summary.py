@@ -1,8 +1,12 @@
 """``summary.md``: one page for the reviewer of a rendered link.
 
-Everything here is read back from what the program declared (the rendered manifests and
-the issued certificates), not from meshlink's own arguments, so the summary describes
-what would be applied.
+Everything here is read back from what the program declared (the rendered manifests,
+the GCP resources' inputs, the stand-ins' outputs and the issued certificates), not from
+meshlink's own arguments or the stack configuration, so the summary describes what would
+be applied, for any program that uses meshlink. Sections: clusters, linked services, one
+traffic diagram per cluster pair, ingress (address, allowed source ranges, private DNS),
+client namespaces and what their NetworkPolicy allows and blocks, workloads,
+certificates with the days left at the render clock, GCP projects, regions and clusters.
 """
 
 from __future__ import annotations
