@@ -68,10 +68,12 @@ def describe_args(cls: type, *, indent: str = "", depth: int = 1) -> str:
         if depth > 0:
             for identifier in _IDENTIFIER.findall(annotation):
                 nested = namespace.get(identifier)
+                # Any meshlink argument dict is expanded, wherever it is defined; not
+                # Pulumi's or a provider's, whose fields are documented upstream.
                 if (
                     isinstance(nested, type)
                     and _is_args(nested)
-                    and nested.__module__ == cls.__module__
+                    and nested.__module__.partition(".")[0] == "meshlink"
                 ):
                     lines.append(describe_args(nested, indent=indent + "    ", depth=depth - 1))
     return "\n".join(lines)

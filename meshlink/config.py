@@ -25,7 +25,8 @@ Keys (objects are YAML in ``Pulumi.<stack>.yaml``; they arrive as JSON strings):
     One side each: ``project``, ``region``, ``network`` (``MeshNetworkArgs`` without
     project and region), ``cluster`` (``MeshClusterArgs`` without what the program
     derives: project, network, ranges, fleet). ``client`` adds ``namespaces`` (the client
-    workloads' namespaces) and ``network_policy`` (``ClientNetworkPolicyArgs``); ``server``
+    workloads' namespaces) and ``network_policy`` (``ClientNetworkPolicyArgs``; off unless
+    ``enabled: true``); ``server``
     adds ``ingress`` (``address_name``, ``network_tier``).
 ``client.fleet_project`` / ``server.fleet_project``
     Each side's fleet host project (default: the side's own project). Each side is a
@@ -49,6 +50,9 @@ Keys (objects are YAML in ``Pulumi.<stack>.yaml``; they arrive as JSON strings):
     the request is signed).
 ``rotation``
     ``ca``, ``issuing_ca``, ``leaves``: change one to replace those certificates.
+``leaf_lifetime``
+    The gateways' leaf certificates (``LeafLifetimeArgs``): ``validity_hours`` (default
+    2160, 90 days), ``early_renewal_hours`` (default 720), ``allow_long_validity``.
 ``gateways``
     ``egress`` and ``ingress`` gateway settings (``GatewayArgs``; the ingress address and
     allowlist are derived, never set here) and ``istio_api_version``.
@@ -113,7 +117,9 @@ from meshlink.pki import (
     read_secret_config,
 )
 from meshlink.pki.authority import CertificateAuthorityModel
+from meshlink.pki.leaf import LeafLifetime
 from meshlink.pki.models import CaSubjectModel, KeyModel
+from meshlink.pki.x509_checks import CertificateProblem, hours_left, load_certificate, utc_now
 from meshlink.stack_outputs import StackOutputs
 from meshlink.validation import (
     Fqdn,
@@ -911,6 +917,43 @@ def _check_demo_beside_gateways(
                 )
 
 
+def _leaf_lifetime(reader: ConfigReader, ca: CaSettings | None) -> LeafLifetime | None:
+    """The leaves' lifetime, checked against a generated CA's signing certificate: a leaf
+    that outlives its issuer fails verification before it expires."""
+    lifetime = reader.section(LeafLifetime, "leaf_lifetime", required=False)
+    if lifetime is None or ca is None:
+        return lifetime
+    setting = f"{reader.path('leaf_lifetime')}.validity_hours"
+    section = ca.section
+    if isinstance(section, GeneratedCaSection):
+        short = section.leaves_problem(lifetime.validity_hours, setting)
+        if short:
+            reader.problems.append(f"{reader.path('ca')}.{short}")
+        return lifetime
+    # A certificate given in config has a known expiry: checked here, before the CA is
+    # declared, with the clock its component checks expiry with. A certificate that does
+    # not parse is reported by that component.
+    signer_pem, signer_key = (
+        (ca.cert_pem, reader.path(CA_CERT_KEY))
+        if isinstance(section, ExistingCaSection)
+        else (section.signed_cert_pem, f"{reader.path('ca')}.signed_cert_pem")
+    )
+    if not signer_pem:
+        return lifetime
+    try:
+        signer = load_certificate(signer_pem, signer_key)
+    except CertificateProblem:
+        return lifetime
+    left = hours_left(signer, utc_now())
+    if lifetime.validity_hours > left:
+        reader.problems.append(
+            f"{setting} ({lifetime.validity_hours}) is longer than {signer_key} has left to "
+            f"live ({left} hours): the leaves would outlive their issuer and fail "
+            "verification before they expire; shorten the leaves or renew the CA first"
+        )
+    return lifetime
+
+
 def _fleet(reader: ConfigReader) -> str | None:
     return reader.text("fleet_project", required=False, check=check_project_id)
 
@@ -1055,6 +1098,7 @@ class DevStackConfig:
     tls: TlsSection
     link_name: str
     demo: DemoSection
+    leaf_lifetime: LeafLifetime = field(default_factory=LeafLifetime)
 
     @property
     def projects(self) -> list[str]:
@@ -1121,6 +1165,7 @@ class DevStackConfig:
         }
         if self.rotation.leaves is not None:
             args["rotation"] = self.rotation.leaves
+        args["leaf_lifetime"] = self.leaf_lifetime.model_dump()
         return cast(MeshLinkArgs, args)
 
 
@@ -1163,6 +1208,7 @@ def load_dev_config(namespace: str = NAMESPACE) -> DevStackConfig:
     dns = _dns(reader, services, policy)
     ca = _ca_settings(reader)
     rotation = reader.section(RotationSection, "rotation", required=False)
+    lifetime = _leaf_lifetime(reader, ca)
     gateways = _gateways(reader)
     tls = reader.section(TlsSection, "tls", required=False)
     demo = _demo(reader, services)
@@ -1181,6 +1227,7 @@ def load_dev_config(namespace: str = NAMESPACE) -> DevStackConfig:
     assert client is not None and server is not None and services is not None
     assert identity is not None and dns is not None and ca is not None and demo is not None
     assert rotation is not None and gateways is not None and tls is not None
+    assert lifetime is not None
     return DevStackConfig(
         namespace=namespace,
         client=Side("client", client, networks["client"]),
@@ -1200,6 +1247,7 @@ def load_dev_config(namespace: str = NAMESPACE) -> DevStackConfig:
         tls=tls,
         link_name=link_name,
         demo=demo,
+        leaf_lifetime=lifetime,
     )
 
 
@@ -1225,19 +1273,25 @@ class PkiStackConfig:
     rotation: RotationSection
     server_fqdns: list[str]
     client_identity: ClientIdentity
+    leaf_lifetime: LeafLifetime = field(default_factory=LeafLifetime)
 
     def server_leaf_args(self, issuer: LinkIssuer) -> LeafCertificateArgs:
         args: LeafCertificateArgs = {
             "issuer": issuer,
             "role": "server",
             "dns_names": list(self.server_fqdns),
+            **self.leaf_lifetime.model_dump(),  # type: ignore[typeddict-item]
         }
         if self.rotation.leaves is not None:
             args["rotation"] = self.rotation.leaves
         return args
 
     def client_leaf_args(self, issuer: LinkIssuer) -> LeafCertificateArgs:
-        args: LeafCertificateArgs = {"issuer": issuer, "role": "client"}
+        args: LeafCertificateArgs = {
+            "issuer": issuer,
+            "role": "client",
+            **self.leaf_lifetime.model_dump(),  # type: ignore[typeddict-item]
+        }
         if self.client_identity.dns_name is not None:
             args["dns_names"] = [self.client_identity.dns_name]
         else:
@@ -1251,11 +1305,13 @@ def load_pki_config(namespace: str | None = None) -> PkiStackConfig:
     reader = ConfigReader(namespace or pulumi.get_project())
     ca = _ca_settings(reader)
     rotation = reader.section(RotationSection, "rotation", required=False)
+    lifetime = _leaf_lifetime(reader, ca)
     fqdns = reader.strings("server_fqdns", required=True, check=check_fqdn)
     identity = reader.section(ClientIdentity, "client_identity", required=True)
     _finish(reader)
     assert ca is not None and rotation is not None and fqdns is not None and identity is not None
-    return PkiStackConfig(reader.namespace, ca, rotation, fqdns, identity)
+    assert lifetime is not None
+    return PkiStackConfig(reader.namespace, ca, rotation, fqdns, identity, lifetime)
 
 
 PKI_OUTPUTS_PLAIN = (

@@ -31,6 +31,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from meshlink.argdocs import documents
 from meshlink.config import DEMO_MYSQL_PORT, DEMO_MYSQL_SELECTOR, DEMO_MYSQL_SERVICE, ImageRef
 from meshlink.mesh.common import untyped
 from meshlink.validation import Fqdn, KubernetesLabel, Port, validate_args
@@ -155,6 +156,7 @@ def client_script(fqdn: str, port: int) -> str:
     )
 
 
+@documents(MySqlDemoArgs)
 class MySqlDemo(pulumi.ComponentResource):
     """A MySQL server behind the link and a client that queries it through the link."""
 

@@ -288,7 +288,7 @@ def test_a_misspelt_key_is_named_rather_than_ignored() -> None:
         (
             "client",
             "network_policy",
-            {"control_plane": {"google_api_cidrs": ["199.36.153.4/30"]}},
+            {"enabled": True, "control_plane": {"google_api_cidrs": ["199.36.153.4/30"]}},
             "meshlink:dns.google_apis: private resolves Google APIs to 199.36.153.8/30, which "
             "meshlink:client.network_policy.control_plane.google_api_cidrs",
         ),

@@ -114,6 +114,69 @@ HOSTILE: dict[str, tuple[dict[str, Any], list[str]]] = {
         },
         ["link_ca", "issuing_ca.validity_hours (720) is shorter than the leaves it signs"],
     ),
+    "target named as from a pod (service.namespace)": (
+        {"services[0].target_host": "mysql.db"},
+        [
+            "services[0].target_host",
+            "'mysql.db' is not fully qualified",
+            "'mysql.db.svc.cluster.local'",
+        ],
+    ),
+    "target without the cluster domain": (
+        {"services[0].target_host": "mysql.db.svc"},
+        ["services[0].target_host", "not fully qualified", "'mysql.db.svc.cluster.local'"],
+    ),
+    "target with half the cluster domain": (
+        {"services[0].target_host": "mysql.db.svc.cluster"},
+        ["services[0].target_host", "not fully qualified", "'mysql.db.svc.cluster.local'"],
+    ),
+    "leaf lifetime over 397 days": (
+        {"leaf_lifetime": {"validity_hours": 398 * 24}},
+        ["leaf_lifetime", "validity_hours (9552) exceeds 397 days", "allow_long_validity"],
+    ),
+    "leaf lifetime true": (
+        {"leaf_lifetime": {"validity_hours": True}},
+        ["leaf_lifetime.validity_hours: Input should be a valid integer"],
+    ),
+    "leaf lifetime as a string": (
+        {"leaf_lifetime": {"early_renewal_hours": "720"}},
+        ["leaf_lifetime.early_renewal_hours: Input should be a valid integer"],
+    ),
+    "leaf lifetime under a day": (
+        {"leaf_lifetime": {"validity_hours": 1, "early_renewal_hours": 0}},
+        ["leaf_lifetime.validity_hours: Input should be greater than or equal to 24"],
+    ),
+    "leaves longer than a root that signs them": (
+        {
+            "link_ca": {
+                "subject": {"common_name": "Link CA"},
+                "validity_hours": 1000,
+                "early_renewal_hours": 10,
+            }
+        },
+        [
+            "link_ca.validity_hours (1000) is shorter than the leaves it signs",
+            "leaf_lifetime.validity_hours: 2160 hours",
+        ],
+    ),
+    "leaves set longer than the issuing CA": (
+        {
+            "link_ca": {
+                "subject": {"common_name": "Link CA"},
+                "issuing_ca": {"subject": {"common_name": "Issuing CA"}},
+            },
+            "leaf_lifetime": {"validity_hours": 30000, "allow_long_validity": True},
+        },
+        ["link_ca.issuing_ca.validity_hours (26280) is shorter than the leaves it signs"],
+    ),
+    "network policy settings while it is off": (
+        {"client.network_policy": {"pod_selector": {"app": "orders-api"}}},
+        ["client.network_policy", "pod_selector set, but enabled is false"],
+    ),
+    "network policy selecting by an empty selector": (
+        {"client.network_policy": {"enabled": True, "pod_selector": {}}},
+        ["client.network_policy.pod_selector", "an empty selector matches every pod"],
+    ),
     "max path length 10": (
         {"link_ca": {"subject": {"common_name": "Link CA"}, "max_path_length": 10}},
         ["link_ca", "max_path_length (10) is above 2"],
@@ -155,7 +218,7 @@ def test_any_source_is_accepted_with_the_named_override() -> None:
 
 def test_egress_that_leaves_a_gap_is_not_everything() -> None:
     policy = ClientNetworkPolicy.model_validate(
-        {"extra_egress": [{"cidr": "0.0.0.0/1"}, {"cidr": "128.0.0.0/2"}]}
+        {"enabled": True, "extra_egress": [{"cidr": "0.0.0.0/1"}, {"cidr": "128.0.0.0/2"}]}
     )
     assert len(policy.extra_egress) == 2
 

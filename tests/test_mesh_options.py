@@ -332,6 +332,7 @@ def test_network_policy_for_an_in_cluster_control_plane_and_extra_peers() -> Non
     run = mesh.run_link(
         _program(
             client__network_policy={
+                "enabled": True,
                 "control_plane": {"kind": "in_cluster"},
                 "extra_egress": [
                     {"cidr": "10.20.0.0/16", "ports": [5432]},

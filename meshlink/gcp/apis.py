@@ -15,6 +15,7 @@ import pulumi
 from pulumi_gcp import projects
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from meshlink.argdocs import documents
 from meshlink.gcp._validation import ProjectId
 from meshlink.validation import validate_args
 
@@ -62,6 +63,7 @@ class ProjectApisSettings(BaseModel):
     services: list[ServiceName] = Field(default_factory=lambda: list(DEFAULT_SERVICES))
 
 
+@documents(ProjectApisArgs)
 class ProjectApis(pulumi.ComponentResource):
     """One ``projects.Service`` per (project, API), never disabled on destroy.
 

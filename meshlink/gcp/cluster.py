@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from meshlink.argdocs import documents
 from meshlink.gcp._validation import (
     ClusterName,
     Labels,
@@ -300,6 +301,7 @@ def gke_kubeconfig(context: str, endpoint: str, ca_certificate: str) -> str:
     return yaml.safe_dump(document, sort_keys=False)
 
 
+@documents(MeshClusterArgs)
 class MeshCluster(pulumi.ComponentResource):
     """A private, shielded GKE Standard cluster with Dataplane V2, its node pool, fleet
     registration and managed Cloud Service Mesh, plus a ``kubernetes.Provider`` for it.

@@ -31,6 +31,7 @@ import pulumi
 from pulumi_gcp import gkehub, organizations, projects
 from pydantic import BaseModel, ConfigDict
 
+from meshlink.argdocs import documents
 from meshlink.gcp._validation import ProjectId
 from meshlink.validation import validate_args
 
@@ -82,6 +83,7 @@ class ServiceMeshFeatureSettings(BaseModel):
     member_projects: list[ProjectId] = []
 
 
+@documents(ServiceMeshFeatureArgs)
 class ServiceMeshFeature(pulumi.ComponentResource):
     """``gkehub.Feature("servicemesh")`` in the fleet host project, plus the cross-project
     grants its members need."""

@@ -24,6 +24,7 @@ import pulumi
 from pulumi_gcp import dns
 from pydantic import BaseModel, ConfigDict, Field
 
+from meshlink.argdocs import documents
 from meshlink.gcp._validation import GcpName, ProjectId, StrInput
 from meshlink.validation import validate_args
 
@@ -77,6 +78,7 @@ class GoogleApisPrivateDnsSettings(BaseModel):
         return f"{self.endpoint}.googleapis.com"
 
 
+@documents(GoogleApisPrivateDnsArgs)
 class GoogleApisPrivateDns(pulumi.ComponentResource):
     """A private ``googleapis.com`` zone in one VPC, pointing every Google API at the
     Private Google Access endpoint."""

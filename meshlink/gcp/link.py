@@ -15,6 +15,7 @@ import pulumi
 from pulumi_gcp import compute, dns
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from meshlink.argdocs import documents
 from meshlink.gcp._validation import (
     AddressInput,
     GcpName,
@@ -83,6 +84,7 @@ class IngressAddressSettings(BaseModel):
     network_tier: Literal["PREMIUM", "STANDARD"] = "PREMIUM"
 
 
+@documents(IngressAddressArgs)
 class IngressAddress(pulumi.ComponentResource):
     """A regional static external address for the server's ingress gateway, and the
     allowlist its ``loadBalancerSourceRanges`` must carry.
@@ -188,6 +190,7 @@ class LinkDnsZoneSettings(BaseModel):
         return value
 
 
+@documents(LinkDnsZoneArgs)
 class LinkDnsZone(pulumi.ComponentResource):
     """A Cloud DNS private zone bound to the client VPC only, with an A record per linked
     FQDN pointing at the server's ingress address.

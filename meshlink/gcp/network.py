@@ -16,6 +16,7 @@ import pulumi
 from pulumi_gcp import compute
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from meshlink.argdocs import documents
 from meshlink.gcp._validation import GcpName, ProjectId, Region, cidr_checker
 from meshlink.validation import MeshlinkValidationError, validate_args
 
@@ -161,6 +162,7 @@ def check_networks_disjoint(
         raise MeshlinkValidationError(where, problems)
 
 
+@documents(MeshNetworkArgs)
 class MeshNetwork(pulumi.ComponentResource):
     """A custom-mode VPC for one cluster: subnet with Pod and Service ranges and Private
     Google Access, Cloud Router and Cloud NAT on reserved addresses, and a baseline firewall.

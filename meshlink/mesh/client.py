@@ -3,7 +3,7 @@
 Per cluster: the readiness gate, the egress gateway, the link client certificate and
 its Secret, the DestinationRule for the egress gateway host (one subset per service),
 the ``AuthorizationPolicy`` that admits only the client namespaces to the egress
-gateway, and the NetworkPolicy in each client namespace. Per service: two
+gateway, and, when enabled, the NetworkPolicy in each client namespace. Per service: two
 ServiceEntries (the app port for the client namespaces, the link port for the egress
 gateway's namespace), an egress ``Gateway``, a VirtualService and the origination
 DestinationRule.
@@ -25,6 +25,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from meshlink.argdocs import documents
 from meshlink.istio import IstioApiVersion, IstioSpec
 from meshlink.mesh import istio_objects as objects
 from meshlink.mesh.common import EGRESS_PORT
@@ -49,7 +50,14 @@ from meshlink.mesh.side import (
     default_prefix,
     peer_trust_bundle,
 )
-from meshlink.pki import LeafCertificate, LeafCertificateArgs, LinkIssuer, Rotation
+from meshlink.pki import (
+    LeafCertificate,
+    LeafCertificateArgs,
+    LeafLifetimeArgs,
+    LinkIssuer,
+    Rotation,
+)
+from meshlink.pki.leaf import LeafLifetime
 from meshlink.validation import (
     KubernetesLabel,
     MeshlinkValidationError,
@@ -82,7 +90,7 @@ class LinkClientArgs(TypedDict, total=False):
     it by this value. With ``credential`` the certificate already carries it."""
     client_namespaces: Required[Sequence[str]]
     """Namespaces of the client workloads: the link's routes are exported to them and
-    the NetworkPolicy goes into each."""
+    the NetworkPolicy, when enabled, goes into each."""
     server_trust_bundle_pem: pulumi.Input[str]
     """What verifies the server certificates (``ca.crt`` of the client Secret). Defaults
     to the issuer's trust bundle, right when one link CA issues both sides; required
@@ -97,6 +105,9 @@ class LinkClientArgs(TypedDict, total=False):
     rotation: Rotation
     """Change it to replace the client certificate (with ``issuer`` only: a credential is
     rotated where it is issued)."""
+    leaf_lifetime: LeafLifetimeArgs
+    """How long the certificates issued here live (with ``issuer`` only); 90 days by
+    default."""
     istio_api_version: Literal["v1", "v1beta1"]
 
 
@@ -115,6 +126,7 @@ class LinkClientSettings(BaseModel):
     cluster_name: str = Field(default="client", min_length=1)
     object_prefix: KubernetesLabel | None = None
     rotation: Rotation | None = None
+    leaf_lifetime: LeafLifetime = Field(default_factory=LeafLifetime)
     istio_api_version: IstioApiVersion = IstioApiVersion.V1
 
     @field_validator("issuer")
@@ -150,9 +162,15 @@ class LinkClientSettings(BaseModel):
                     "rotation cannot be set with credential: rotate the certificate where it "
                     "is issued"
                 )
+            if "leaf_lifetime" in self.model_fields_set:
+                raise ValueError(
+                    "leaf_lifetime cannot be set with credential: the certificate's lifetime "
+                    "is chosen where it is issued"
+                )
         return self
 
 
+@documents(LinkClientArgs)
 class LinkClient(LinkSide):
     """Everything a link needs in the client cluster."""
 
@@ -220,7 +238,9 @@ class LinkClient(LinkSide):
                 leaf_args["dns_names"] = [identity.dns_name]
             else:
                 leaf_args["uris"] = [identity.san]
-            self.certificate = self._issue_leaf(f"{name}-client-cert", leaf_args, settings.rotation)
+            self.certificate = self._issue_leaf(
+                f"{name}-client-cert", leaf_args, settings.rotation, settings.leaf_lifetime
+            )
         self.credential = self._credential_secret(
             f"{name}-client-credential",
             secret_name=names.client_credential(),
@@ -308,6 +328,7 @@ class LinkClient(LinkSide):
                         metadata_name=names.network_policy(),
                         namespace=client_namespace,
                         rules=rules,
+                        pod_selector=settings.network_policy.pod_selector,
                         labels=self._labels,
                         opts=pulumi.ResourceOptions(parent=self),
                     )

@@ -34,6 +34,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from meshlink.argdocs import documents
 from meshlink.mesh.common import (
     EGRESS_PORT,
     MANAGED_BY,
@@ -515,6 +516,7 @@ class _GatewayWorkload:
         )
 
 
+@documents(EgressGatewayArgs)
 class EgressGateway(pulumi.ComponentResource):
     """The client cluster's egress gateway: where link traffic leaves the mesh.
 
@@ -610,6 +612,7 @@ def _link_port_spec(port: int) -> dict[str, Any]:
     return {"name": f"tls-{port}", "port": port, "target_port": port, "protocol": "TCP"}
 
 
+@documents(IngressGatewayArgs)
 class IngressGateway(pulumi.ComponentResource):
     """The server cluster's ingress gateway: where link traffic enters the mesh.
 
@@ -741,6 +744,7 @@ def _check_not_any_source(cidr: str) -> str:
     return cidr
 
 
+@documents(ExistingIngressGatewayArgs)
 class ExistingIngressGateway(pulumi.ComponentResource):
     """Adds the link ports to an ingress gateway that someone else deploys.
 

@@ -27,7 +27,19 @@ each client namespace may send traffic only to
 - anything listed in ``extra_egress`` (other services the workloads need).
 
 Policies add up: a namespace that already has a policy allowing more keeps allowing
-it. The policy selects every pod of the namespace and covers egress only.
+it. The policy covers egress only.
+
+**Off unless asked for.** A client namespace often holds workloads that were there
+before the link, and this policy blocks *every other outbound connection* of the pods it
+selects: other services in the cluster, databases outside it, public APIs, and (with
+``control_plane.kind: managed``) a self-managed istiod's port 15012. Imported into such a
+namespace by surprise, it would cut them off. So it is declared only when
+``enabled: true``, and it selects
+
+- the pods matching ``pod_selector``, when given: the link's own workloads, and nothing
+  else of the namespace;
+- every pod of the namespace otherwise: the full lock-down, for namespaces that hold
+  nothing but link clients (the dev stack turns it on this way).
 """
 
 from __future__ import annotations
@@ -86,7 +98,11 @@ class ClientNetworkPolicyArgs(TypedDict, total=False):
     """The egress lock-down of the client namespaces."""
 
     enabled: bool
-    """Declare the policy (default True)."""
+    """Declare the policy (default False): it blocks every other outbound connection of
+    the pods it selects, so it is turned on deliberately."""
+    pod_selector: Mapping[str, str]
+    """Confine only the pods with these labels (the link's clients); every pod of each
+    client namespace when omitted (the full lock-down)."""
     control_plane: ControlPlaneArgs
     kube_dns: bool
     """Allow kube-dns in ``kube-system`` (default True)."""
@@ -130,7 +146,8 @@ class ControlPlane(BaseModel):
 class ClientNetworkPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    enabled: bool = True
+    enabled: bool = False
+    pod_selector: Selector | None = None
     control_plane: ControlPlane = Field(default_factory=ControlPlane)
     kube_dns: bool = True
     dns_cidrs: list[Cidr] = Field(default_factory=lambda: [NODE_LOCAL_DNS, METADATA_SERVER])
@@ -144,6 +161,18 @@ class ClientNetworkPolicy(BaseModel):
                 f"extra_egress: the cidr entries together cover {everything}, so the "
                 "NetworkPolicy would let the client pods bypass the egress gateway; list "
                 "the ranges they need, or set enabled: false to go without the policy"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _enabled_when_configured(self) -> ClientNetworkPolicy:
+        # Settings without ``enabled: true`` would leave the caller believing in a policy
+        # that is not there.
+        ignored = sorted(self.model_fields_set - {"enabled"})
+        if ignored and not self.enabled:
+            raise ValueError(
+                f"{', '.join(ignored)} set, but enabled is false (the default), so no "
+                "policy is declared; set enabled: true to declare it, or remove them"
             )
         return self
 
@@ -235,12 +264,15 @@ def client_network_policy(
     metadata_name: str,
     namespace: str,
     rules: list[dict[str, Any]],
+    pod_selector: Mapping[str, str] | None,
     labels: Labels,
     opts: pulumi.ResourceOptions,
 ) -> k8s.networking.v1.NetworkPolicy:
+    # An empty podSelector selects every pod of the namespace (the full lock-down).
+    selector = {"match_labels": dict(pod_selector)} if pod_selector else {}
     return k8s.networking.v1.NetworkPolicy(
         resource_name,
         metadata={"name": metadata_name, "namespace": namespace, "labels": dict(labels)},
-        spec=untyped({"pod_selector": {}, "policy_types": ["Egress"], "egress": rules}),
+        spec=untyped({"pod_selector": selector, "policy_types": ["Egress"], "egress": rules}),
         opts=opts,
     )

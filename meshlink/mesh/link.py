@@ -44,8 +44,15 @@ from meshlink.mesh.services import (
     check_services,
     check_target_policies,
 )
-from meshlink.pki import CertificateAuthority, CertificateAuthorityArgs, LinkIssuer, Rotation
+from meshlink.pki import (
+    CertificateAuthority,
+    CertificateAuthorityArgs,
+    LeafLifetimeArgs,
+    LinkIssuer,
+    Rotation,
+)
 from meshlink.pki.authority import CertificateAuthorityModel
+from meshlink.pki.leaf import LeafLifetime, leaf_outlives_issuer
 from meshlink.validation import (
     KubernetesLabel,
     MeshlinkValidationError,
@@ -69,7 +76,8 @@ class MeshLinkClientArgs(TypedDict, total=False):
     egress_gateway: EgressGatewayArgs
     """Egress gateway settings; namespace and name default to ``<prefix>-egress``."""
     network_policy: ClientNetworkPolicyArgs
-    """The egress lock-down of the client namespaces (on by default)."""
+    """The egress lock-down of the client namespaces: off unless ``enabled: true``, since
+    it blocks every other outbound connection of the pods it selects."""
     readiness: IstioReadinessArgs
     """How the readiness gate reaches the client cluster (give its kubeconfig)."""
     cluster_name: str
@@ -118,6 +126,10 @@ class MeshLinkArgs(TypedDict, total=False):
     ChaCha20-Poly1305 only (default: all six)."""
     rotation: Rotation
     """Change it (a date works well) to replace every leaf certificate of the link."""
+    leaf_lifetime: LeafLifetimeArgs
+    """How long the link's server and client certificates live: ``validity_hours``
+    (default 2160, 90 days; at most 397 days unless ``allow_long_validity``; never longer
+    than the link CA's signing certificate) and ``early_renewal_hours`` (default 720)."""
     istio_api_version: Literal["v1", "v1beta1"]
     """``v1`` (default, Istio 1.22+) or ``v1beta1`` for older meshes."""
     object_prefix: str
@@ -193,6 +205,7 @@ class _Model(BaseModel):
     min_tls_version: Literal["TLSV1_2", "TLSV1_3"] = "TLSV1_2"
     cipher_suites: CipherSuites = Field(default_factory=lambda: list(DEFAULT_CIPHER_SUITES))
     rotation: Rotation | None = None
+    leaf_lifetime: dict[str, Any] = Field(default_factory=dict)
     istio_api_version: IstioApiVersion = IstioApiVersion.V1
     object_prefix: KubernetesLabel | None = None
 
@@ -239,6 +252,7 @@ def _part(
 
 _RAW_PARTS: tuple[tuple[tuple[str, ...], type[BaseModel]], ...] = (
     (("client_identity",), ClientIdentity),
+    (("leaf_lifetime",), LeafLifetime),
     (("client", "egress_gateway"), EgressGatewaySettings),
     (("client", "network_policy"), ClientNetworkPolicy),
     (("client", "readiness"), IstioReadinessSettings),
@@ -299,6 +313,7 @@ class MeshLink(pulumi.ComponentResource):
         problems: list[str] = []
         prefix = model.object_prefix or _default_prefix(name, problems)
 
+        lifetime = _part(LeafLifetime, model.leaf_lifetime, problems, prefix="leaf_lifetime.")
         issuer: LinkIssuer | None = None
         ca_args: dict[str, Any] | None = None
         if isinstance(model.link_ca, pulumi.Output):
@@ -312,11 +327,24 @@ class MeshLink(pulumi.ComponentResource):
             )
         elif isinstance(model.link_ca, LinkIssuer):
             issuer = model.link_ca
+            if lifetime is not None:
+                outlives = leaf_outlives_issuer(
+                    issuer, lifetime.validity_hours, "leaf_lifetime.validity_hours"
+                )
+                if outlives:
+                    problems.append(outlives)
         elif isinstance(model.link_ca, dict):
             try:
-                CertificateAuthorityModel.model_validate(model.link_ca)
+                ca_model = CertificateAuthorityModel.model_validate(model.link_ca)
             except ValidationError as error:
                 problems += describe_validation_error(error, prefix="link_ca.", show_input=False)
+            else:
+                if lifetime is not None:
+                    short = ca_model.leaves_problem(
+                        lifetime.validity_hours, "leaf_lifetime.validity_hours"
+                    )
+                    if short:
+                        problems.append(f"link_ca.{short}")
             ca_args = dict(model.link_ca)
         else:
             problems.append(
@@ -405,7 +433,7 @@ class MeshLink(pulumi.ComponentResource):
             )
         if problems:
             raise MeshlinkValidationError(where, list(dict.fromkeys(problems)))
-        assert identity is not None
+        assert identity is not None and lifetime is not None
 
         allowed = [identity.san]
         allowed += [i for i in model.additional_client_identities if i not in allowed]
@@ -434,6 +462,7 @@ class MeshLink(pulumi.ComponentResource):
                 cluster_name=model.client.cluster_name,
                 object_prefix=prefix,
                 rotation=model.rotation,
+                leaf_lifetime=lifetime,
                 istio_api_version=model.istio_api_version,
             ),
             opts=pulumi.ResourceOptions(parent=self, providers=[model.client.provider]),
@@ -450,6 +479,7 @@ class MeshLink(pulumi.ComponentResource):
                 cluster_name=model.server.cluster_name,
                 object_prefix=prefix,
                 rotation=model.rotation,
+                leaf_lifetime=lifetime,
                 min_tls_version=model.min_tls_version,
                 istio_api_version=model.istio_api_version,
                 trust_domains=model.server.trust_domains,

@@ -25,6 +25,7 @@ from typing import Any, Literal, Required, TypedDict
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from meshlink.argdocs import documents
 from meshlink.istio import IstioApiVersion, TLSProtocolVersion
 from meshlink.mesh import istio_objects as objects
 from meshlink.mesh.ciphers import DEFAULT_CIPHER_SUITES, CipherSuites
@@ -50,7 +51,14 @@ from meshlink.mesh.side import (
     check_one_source,
     peer_trust_bundle,
 )
-from meshlink.pki import LeafCertificate, LeafCertificateArgs, LinkIssuer, Rotation
+from meshlink.pki import (
+    LeafCertificate,
+    LeafCertificateArgs,
+    LeafLifetimeArgs,
+    LinkIssuer,
+    Rotation,
+)
+from meshlink.pki.leaf import LeafLifetime
 from meshlink.validation import (
     KubernetesLabel,
     MeshlinkValidationError,
@@ -90,6 +98,9 @@ class LinkServerArgs(TypedDict, total=False):
     rotation: Rotation
     """Change it to replace the server certificates (with ``issuer`` only: a credential is
     rotated where it is issued)."""
+    leaf_lifetime: LeafLifetimeArgs
+    """How long the certificates issued here live (with ``issuer`` only); 90 days by
+    default."""
     min_tls_version: Literal["TLSV1_2", "TLSV1_3"]
     """Lowest TLS version the ingress Gateway accepts (default TLSV1_2)."""
     istio_api_version: Literal["v1", "v1beta1"]
@@ -118,6 +129,7 @@ class LinkServerSettings(BaseModel):
     cluster_name: str = Field(default="server", min_length=1)
     object_prefix: KubernetesLabel | None = None
     rotation: Rotation | None = None
+    leaf_lifetime: LeafLifetime = Field(default_factory=LeafLifetime)
     min_tls_version: Literal["TLSV1_2", "TLSV1_3"] = "TLSV1_2"
     istio_api_version: IstioApiVersion = IstioApiVersion.V1
     trust_domains: list[TrustDomain] = Field(
@@ -156,6 +168,11 @@ class LinkServerSettings(BaseModel):
             raise ValueError(
                 "rotation cannot be set with credential: rotate the certificate where it is issued"
             )
+        if self.credential is not None and "leaf_lifetime" in self.model_fields_set:
+            raise ValueError(
+                "leaf_lifetime cannot be set with credential: the certificate's lifetime is "
+                "chosen where it is issued"
+            )
         if (
             self.existing_ingress_gateway is not None
             and self.existing_ingress_gateway.service_account is None
@@ -172,6 +189,7 @@ EXISTING_GATEWAY_ACCOUNT_PROBLEM = (
 )
 
 
+@documents(LinkServerArgs)
 class LinkServer(LinkSide):
     """Everything a link needs in the server cluster."""
 
@@ -261,7 +279,10 @@ class LinkServer(LinkSide):
                     "dns_names": [service.fqdn],
                 }
                 certificate = self._issue_leaf(
-                    f"{name}-{service.name}-server-cert", leaf_args, settings.rotation
+                    f"{name}-{service.name}-server-cert",
+                    leaf_args,
+                    settings.rotation,
+                    settings.leaf_lifetime,
                 )
                 self.certificates[service.name] = certificate
             credential_name = names.server_credential(service.name)

@@ -56,13 +56,36 @@ def check_link_target(value: str) -> str:
     try:
         address = ipaddress.ip_address(value)
     except ValueError:
-        return value
+        return _check_qualified(value)
     if address.is_link_local or address.is_loopback:
         raise ValueError(
             f"{value!r} is a link-local or loopback address (the metadata server lives at "
             "169.254.169.254); name the target Service instead"
         )
     return value
+
+
+def _check_qualified(value: str) -> str:
+    """A target named the way Kubernetes DNS resolves it from a pod (``mysql.db``,
+    ``mysql.db.svc``) routes nowhere: the ingress gateway's route names it as Istio's
+    registry does, and Istio expands only a name without any dot, taking every other name
+    as it is (``ResolveShortnameToFQDN`` in istio/istio ``pilot/pkg/model/config.go``). The
+    registry knows a Service only as ``<service>.<namespace>.svc.<cluster domain>``."""
+    labels = value.split(".")
+    if labels[-1] == "svc":
+        suggestion = f"{value}.cluster.local"
+    elif labels[-2:] == ["svc", "cluster"]:
+        suggestion = f"{value}.local"
+    elif len(labels) == 2:
+        suggestion = f"{value}.svc.cluster.local"
+    else:
+        return value
+    raise ValueError(
+        f"{value!r} is not fully qualified: the ingress gateway's route would look for "
+        f"exactly this name, which the mesh's registry does not hold (it knows Services as "
+        f"<service>.<namespace>.svc.cluster.local); write {suggestion!r}, or the full name "
+        "of a host outside the cluster"
+    )
 
 
 class LinkedServiceArgs(TypedDict):

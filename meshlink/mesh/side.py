@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol, TypedDict, cast
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -27,6 +27,7 @@ from meshlink.pki import (
     LinkIssuer,
     Rotation,
 )
+from meshlink.pki.leaf import LeafLifetime, leaf_outlives_issuer
 from meshlink.validation import MeshlinkValidationError, check_dns1123_label
 
 
@@ -38,6 +39,13 @@ def group_versions(api_version: IstioApiVersion) -> dict[str, str]:
 
 
 def check_issuer(value: Any) -> Any:
+    # An Output answers every attribute lookup, so it would pass for a LinkIssuer.
+    if isinstance(value, pulumi.Output):
+        raise ValueError(
+            "got an Output, whose value is not known while the program runs; pass the CA "
+            "component itself (CertificateAuthority, ExistingCertificateAuthority or "
+            "ExternallySignedCertificateAuthority)"
+        )
     if not isinstance(value, LinkIssuer):
         raise ValueError(
             "expected a link CA (CertificateAuthority, ExistingCertificateAuthority or "
@@ -143,6 +151,8 @@ class SideSettings(Protocol):
     def readiness(self) -> IstioReadinessSettings: ...
     @property
     def istio_api_version(self) -> IstioApiVersion: ...
+    @property
+    def leaf_lifetime(self) -> LeafLifetime: ...
 
 
 class LinkSide(pulumi.ComponentResource):
@@ -177,6 +187,14 @@ class LinkSide(pulumi.ComponentResource):
         )
         if settings.issuer is not None and settings.issuer.not_ready_reason:
             problems.append(f"issuer: {settings.issuer.not_ready_reason}")
+        if settings.issuer is not None:
+            outlives = leaf_outlives_issuer(
+                settings.issuer,
+                settings.leaf_lifetime.validity_hours,
+                "leaf_lifetime.validity_hours",
+            )
+            if outlives:
+                problems.append(outlives)
         if problems:
             raise MeshlinkValidationError(where, problems)
         super().__init__(type_token, name, None, opts)
@@ -200,9 +218,15 @@ class LinkSide(pulumi.ComponentResource):
         )
 
     def _issue_leaf(
-        self, resource_name: str, leaf_args: LeafCertificateArgs, rotation: Rotation | None
+        self,
+        resource_name: str,
+        leaf_args: LeafCertificateArgs,
+        rotation: Rotation | None,
+        lifetime: LeafLifetime,
     ) -> LeafCertificate:
-        """A certificate issued here, replaced whenever ``rotation`` changes."""
+        """A certificate issued here, of ``lifetime``, replaced whenever ``rotation``
+        changes."""
+        leaf_args = cast(LeafCertificateArgs, {**leaf_args, **lifetime.leaf_args()})
         if rotation is not None:
             leaf_args = {**leaf_args, "rotation": rotation}
         return LeafCertificate(resource_name, leaf_args, opts=pulumi.ResourceOptions(parent=self))

@@ -17,7 +17,7 @@ from meshlink.pki.external import (
     SignedCertificateMismatch,
 )
 from meshlink.pki.issuer import LinkIssuer, join_pem
-from meshlink.pki.leaf import LeafCertificate, LeafCertificateArgs
+from meshlink.pki.leaf import LeafCertificate, LeafCertificateArgs, LeafLifetimeArgs
 from meshlink.pki.models import KeyArgs, Rotation, SubjectArgs
 from meshlink.pki.secret import GatewayCredentialSecret, GatewayCredentialSecretArgs
 
@@ -34,6 +34,7 @@ __all__ = [
     "KeyArgs",
     "LeafCertificate",
     "LeafCertificateArgs",
+    "LeafLifetimeArgs",
     "LinkIssuer",
     "Rotation",
     "SignedCertificateMismatch",

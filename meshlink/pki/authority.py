@@ -44,8 +44,8 @@ import pulumi_tls as tls
 from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from meshlink.argdocs import documents
 from meshlink.pki.issuer import dedupe_pem, join_pem
-from meshlink.pki.leaf import LEAF_VALIDITY_HOURS
 from meshlink.pki.models import (
     HOURS_PER_DAY,
     HOURS_PER_YEAR,
@@ -183,22 +183,29 @@ class _Model(BaseModel):
                 raise ValueError("max_path_length must be at least 1")
             if self.issuing_ca is not None and self.max_path_length < 1:
                 raise ValueError("max_path_length must be at least 1 with an issuing CA")
-        signer = "issuing_ca.validity_hours" if self.issuing_ca is not None else "validity_hours"
-        signer_hours = (
-            self.issuing_ca.validity_hours if self.issuing_ca is not None else self.validity_hours
-        )
-        if signer_hours < LEAF_VALIDITY_HOURS:
-            raise ValueError(
-                f"{signer} ({signer_hours}) is shorter than the leaves it signs "
-                f"({LEAF_VALIDITY_HOURS} hours): they would outlive their issuer and fail "
-                "verification before they expire"
-            )
         if self.issuing_ca is not None and self.issuing_ca.validity_hours > self.validity_hours:
             raise ValueError(
                 f"issuing_ca.validity_hours ({self.issuing_ca.validity_hours}) must not exceed "
                 f"the root's validity_hours ({self.validity_hours})"
             )
         return self
+
+    @property
+    def signer_validity_hours(self) -> int:
+        """The lifetime of the certificate that signs the leaves."""
+        return self.issuing_ca.validity_hours if self.issuing_ca else self.validity_hours
+
+    def leaves_problem(self, leaf_validity_hours: int, leaf_setting: str) -> str | None:
+        """Why leaves of ``leaf_validity_hours`` must not come from this CA, or None: a
+        leaf that outlives its issuer fails verification before it expires."""
+        signer = "issuing_ca.validity_hours" if self.issuing_ca is not None else "validity_hours"
+        if self.signer_validity_hours >= leaf_validity_hours:
+            return None
+        return (
+            f"{signer} ({self.signer_validity_hours}) is shorter than the leaves it signs "
+            f"({leaf_setting}: {leaf_validity_hours} hours): they would outlive their issuer "
+            "and fail verification before they expire"
+        )
 
 
 CertificateAuthorityModel = _Model
@@ -213,6 +220,7 @@ def _parse(pem: str, setting: str) -> list[x509.Certificate]:
         raise ValueError(str(problem)) from None
 
 
+@documents(CertificateAuthorityArgs)
 class CertificateAuthority(pulumi.ComponentResource):
     """A link root CA made with pulumi-tls, optionally with an issuing CA under it.
 
@@ -227,6 +235,10 @@ class CertificateAuthority(pulumi.ComponentResource):
     issuer_cert_pem: pulumi.Output[str]
     issuer_private_key_pem: pulumi.Output[str]
     not_ready_reason: str | None = None
+    leaf_validity_limit_hours: int | None = None
+    """The lifetime of the certificate that signs the leaves: no leaf may be longer. (A
+    leaf issued late in that certificate's life can still outlive it: rotate the CA, or
+    the leaves with it, before then.)"""
 
     def __init__(
         self,
@@ -236,6 +248,7 @@ class CertificateAuthority(pulumi.ComponentResource):
     ) -> None:
         model = validate_args(_Model, args, where=f"CertificateAuthority {name!r}")
         super().__init__(TYPE, name, None, opts)
+        self.leaf_validity_limit_hours = model.signer_validity_hours
 
         root_trigger = rotation_trigger(model.ca_rotation)
         root_opts = pulumi.ResourceOptions(parent=self, replacement_trigger=root_trigger)

@@ -24,6 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, ConfigDict, Field
 
+from meshlink.argdocs import documents
 from meshlink.pki.issuer import dedupe_pem, join_pem
 from meshlink.pki.x509_checks import (
     CaChecks,
@@ -31,6 +32,7 @@ from meshlink.pki.x509_checks import (
     Clock,
     chain_problems,
     describe,
+    hours_left,
     is_self_signed,
     key_strength_problem,
     load_certificate,
@@ -151,6 +153,7 @@ def _problems(
     return problems, cert, root, intermediates
 
 
+@documents(ExistingCertificateAuthorityArgs)
 class ExistingCertificateAuthority(pulumi.ComponentResource):
     """A link CA from a certificate and key the user already has.
 
@@ -164,6 +167,8 @@ class ExistingCertificateAuthority(pulumi.ComponentResource):
     issuer_cert_pem: pulumi.Output[str]
     issuer_private_key_pem: pulumi.Output[str]
     not_ready_reason: str | None = None
+    leaf_validity_limit_hours: int | None = None
+    """Whole hours from program time until ``cert_pem`` expires: no leaf may be longer."""
 
     def __init__(
         self,
@@ -175,10 +180,12 @@ class ExistingCertificateAuthority(pulumi.ComponentResource):
     ) -> None:
         where = f"ExistingCertificateAuthority {name!r}"
         model = validate_args(_Model, args, where=where, show_input=False)
-        problems, cert, root, intermediates = _problems(model, clock())
+        now = clock()
+        problems, cert, root, intermediates = _problems(model, now)
         if problems or cert is None:
             raise MeshlinkValidationError(where, problems)
         super().__init__(TYPE, name, None, opts)
+        self.leaf_validity_limit_hours = hours_left(cert, now)
 
         pem = serialization.Encoding.PEM
         cert_text = cert.public_bytes(pem).decode()

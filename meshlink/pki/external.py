@@ -41,6 +41,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, ConfigDict, Field
 
+from meshlink.argdocs import documents
 from meshlink.pki.issuer import dedupe_pem, join_pem
 from meshlink.pki.models import (
     CaSubjectModel,
@@ -56,6 +57,7 @@ from meshlink.pki.x509_checks import (
     Clock,
     chain_problems,
     describe,
+    hours_left,
     is_self_signed,
     load_certificate,
     load_certificates,
@@ -150,6 +152,7 @@ def _pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
+@documents(ExternallySignedCertificateAuthorityArgs)
 class ExternallySignedCertificateAuthority(pulumi.ComponentResource):
     """An issuing CA with a key made here and a certificate signed offline.
 
@@ -165,6 +168,9 @@ class ExternallySignedCertificateAuthority(pulumi.ComponentResource):
     issuer_cert_pem: pulumi.Output[str]
     issuer_private_key_pem: pulumi.Output[str]
     not_ready_reason: str | None
+    leaf_validity_limit_hours: int | None = None
+    """Whole hours from program time until ``signed_cert_pem`` expires (None before it
+    is given): no leaf may be longer."""
 
     def __init__(
         self,
@@ -176,10 +182,13 @@ class ExternallySignedCertificateAuthority(pulumi.ComponentResource):
     ) -> None:
         where = f"ExternallySignedCertificateAuthority {name!r}"
         model = validate_args(_Model, args, where=where, show_input=False)
-        problems, checked = _check(model, clock())
+        now = clock()
+        problems, checked = _check(model, now)
         if problems:
             raise MeshlinkValidationError(where, problems)
         super().__init__(TYPE, name, None, opts)
+        if checked.signed is not None:
+            self.leaf_validity_limit_hours = hours_left(checked.signed, now)
 
         child_opts = pulumi.ResourceOptions(
             parent=self, replacement_trigger=rotation_trigger(model.rotation)

@@ -7,8 +7,10 @@ DestinationRule checks ``subjectAltNames`` against the FQDN (DESIGN fact 3), and
 cluster (a DNS name, or a URI such as ``spiffe://…``), so the server Gateway can admit
 clients by ``subjectAltNames``.
 
-Lifetime: 90 days, early renewal 30 days by default. Short-lived leaves limit what a
-leaked gateway key is worth, and 90 days is what public CAs settled on. Because
+Lifetime: 90 days, early renewal 30 days by default (``LeafLifetimeArgs``). Short-lived
+leaves limit what a leaked gateway key is worth, and 90 days is what public CAs settled
+on. At most 397 days unless ``allow_long_validity`` is set, and never longer than the
+certificate that signs it has left to live. Because
 ``early_renewal_hours`` alone does not reliably renew (pulumi-tls#39), ``rotation``
 drives renewal: change it (a date works well) and the next ``pulumi up`` replaces the
 leaf's key, request and certificate, and nothing of the CA.
@@ -16,15 +18,24 @@ leaf's key, request and certificate, and nothing of the CA.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Required, TypedDict
+from typing import Annotated, Any, Literal, Required, TypedDict
 
 import pulumi
 import pulumi_tls as tls
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 
+from meshlink.argdocs import documents
 from meshlink.pki.issuer import LinkIssuer, join_pem
 from meshlink.pki.models import (
-    Hours,
+    HOURS_PER_DAY,
     KeyArgs,
     KeyModel,
     Rotation,
@@ -35,8 +46,81 @@ from meshlink.validation import Fqdn, MeshlinkValidationError, check_uri_san, va
 
 TYPE = "meshlink:index:LeafCertificate"
 
-LEAF_VALIDITY_HOURS = 90 * 24
-LEAF_EARLY_RENEWAL_HOURS = 30 * 24
+LEAF_VALIDITY_HOURS = 90 * HOURS_PER_DAY
+LEAF_EARLY_RENEWAL_HOURS = 30 * HOURS_PER_DAY
+MIN_LEAF_VALIDITY_HOURS = HOURS_PER_DAY
+"""A leaf is replaced only by a ``pulumi up``; one that lives less than a day would expire
+between two runs of any ordinary schedule."""
+MAX_LEAF_VALIDITY_HOURS = 397 * HOURS_PER_DAY
+"""The CA/Browser Forum Baseline Requirements, section 6.3.2: TLS subscriber certificates
+"SHOULD NOT have a Validity Period greater than 397 days"
+(https://cabforum.org/working-groups/server/baseline-requirements/requirements/). A private
+link is not bound by them, but a longer-lived key is worth more to whoever leaks it;
+``allow_long_validity`` accepts more for a peer that cannot be rotated that often."""
+
+StrictHours = Annotated[int, Strict(), Field(ge=MIN_LEAF_VALIDITY_HOURS)]
+StrictRenewalHours = Annotated[int, Strict(), Field(ge=0)]
+
+
+class LeafLifetimeArgs(TypedDict, total=False):
+    """How long the link's leaf certificates (server and client) live."""
+
+    validity_hours: int
+    """Lifetime in hours: 90 days (2160) by default; at least 24, at most 397 days (9528)
+    unless ``allow_long_validity``; never more than the signing CA has left to live."""
+    early_renewal_hours: int
+    """How long before expiry pulumi-tls considers a leaf due: 30 days (720) by default;
+    less than ``validity_hours``. Renewal is reliable only through ``rotation``."""
+    allow_long_validity: bool
+    """Accept a lifetime above 397 days, for a peer that cannot take new certificates
+    that often. Off by default."""
+
+
+def check_leaf_lifetime(validity_hours: int, early_renewal_hours: int, allow_long: bool) -> None:
+    check_lifetime(validity_hours, early_renewal_hours, "")
+    if validity_hours > MAX_LEAF_VALIDITY_HOURS and not allow_long:
+        raise ValueError(
+            f"validity_hours ({validity_hours}) exceeds 397 days ({MAX_LEAF_VALIDITY_HOURS} "
+            "hours), the longest lifetime the CA/Browser Forum recommends for a TLS "
+            "certificate; rotate more often, or set allow_long_validity: true if a peer "
+            "leaves no choice"
+        )
+
+
+class LeafLifetime(BaseModel):
+    """The validated :class:`LeafLifetimeArgs`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    validity_hours: StrictHours = LEAF_VALIDITY_HOURS
+    early_renewal_hours: StrictRenewalHours = LEAF_EARLY_RENEWAL_HOURS
+    allow_long_validity: StrictBool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LeafLifetime:
+        check_leaf_lifetime(self.validity_hours, self.early_renewal_hours, self.allow_long_validity)
+        return self
+
+    def leaf_args(self) -> dict[str, Any]:
+        """The fields of :class:`LeafCertificateArgs` this sets."""
+        return self.model_dump()
+
+
+def leaf_outlives_issuer(issuer: Any, validity_hours: int, setting: str) -> str | None:
+    """Why a leaf of ``validity_hours`` must not be issued by ``issuer``, or None.
+
+    A leaf that outlives the certificate signing it fails verification before it expires.
+    Issuers that know how long their signing certificate has left say so in
+    ``leaf_validity_limit_hours``; for others nothing can be checked before the update.
+    """
+    limit = getattr(issuer, "leaf_validity_limit_hours", None)
+    if not isinstance(limit, int) or isinstance(limit, bool) or validity_hours <= limit:
+        return None
+    return (
+        f"{setting} ({validity_hours}) is longer than the link CA's signing certificate has "
+        f"to live ({limit} hours): the leaves would outlive their issuer and fail "
+        "verification before they expire; shorten the leaves or rotate the CA first"
+    )
 
 
 class LeafCertificateArgs(TypedDict, total=False):
@@ -59,9 +143,12 @@ class LeafCertificateArgs(TypedDict, total=False):
     key: KeyArgs
     """The leaf key; ECDSA P-256 by default."""
     validity_hours: int
-    """Lifetime in hours; 90 days by default."""
+    """Lifetime in hours; 90 days by default, at most 397 days unless
+    ``allow_long_validity``, never longer than the issuer has left to live."""
     early_renewal_hours: int
     """How long before expiry pulumi-tls considers it due; 30 days by default."""
+    allow_long_validity: bool
+    """Accept ``validity_hours`` above 397 days."""
     rotation: Rotation
     """Change it to replace this leaf (key, request and certificate)."""
 
@@ -76,13 +163,21 @@ class _Model(BaseModel):
     common_name: str | None = Field(default=None, min_length=1, max_length=64)
     organization: str | None = Field(default=None, min_length=1, max_length=64)
     key: KeyModel = Field(default_factory=KeyModel)
-    validity_hours: Hours = LEAF_VALIDITY_HOURS
-    early_renewal_hours: int = Field(default=LEAF_EARLY_RENEWAL_HOURS, ge=0)
+    validity_hours: StrictHours = LEAF_VALIDITY_HOURS
+    early_renewal_hours: StrictRenewalHours = LEAF_EARLY_RENEWAL_HOURS
+    allow_long_validity: StrictBool = False
     rotation: Rotation | None = None
 
     @field_validator("issuer")
     @classmethod
     def _is_issuer(cls, value: Any) -> Any:
+        # An Output answers every attribute lookup, so it would pass for a LinkIssuer.
+        if isinstance(value, pulumi.Output):
+            raise ValueError(
+                "got an Output, whose value is not known while the program runs; pass the "
+                "CA component itself (CertificateAuthority, ExistingCertificateAuthority or "
+                "ExternallySignedCertificateAuthority)"
+            )
         if not isinstance(value, LinkIssuer):
             raise ValueError(
                 "expected a link CA (CertificateAuthority, ExistingCertificateAuthority or "
@@ -97,7 +192,7 @@ class _Model(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> _Model:
-        check_lifetime(self.validity_hours, self.early_renewal_hours, "")
+        check_leaf_lifetime(self.validity_hours, self.early_renewal_hours, self.allow_long_validity)
         if len(set(self.dns_names)) != len(self.dns_names):
             raise ValueError("dns_names holds the same name twice")
         if self.role == "server" and not self.dns_names:
@@ -132,6 +227,7 @@ class _Model(BaseModel):
         return uses
 
 
+@documents(LeafCertificateArgs)
 class LeafCertificate(pulumi.ComponentResource):
     """``tls.PrivateKey`` + ``tls.CertRequest`` + ``tls.LocallySignedCert`` under a
     :class:`~meshlink.pki.LinkIssuer`.
@@ -158,6 +254,9 @@ class LeafCertificate(pulumi.ComponentResource):
         issuer: LinkIssuer = model.issuer
         if issuer.not_ready_reason:
             raise MeshlinkValidationError(where, [f"issuer: {issuer.not_ready_reason}"])
+        outlives = leaf_outlives_issuer(issuer, model.validity_hours, "validity_hours")
+        if outlives:
+            raise MeshlinkValidationError(where, [outlives])
         super().__init__(TYPE, name, None, opts)
 
         self.role = model.role

@@ -22,6 +22,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from meshlink.argdocs import documents
 from meshlink.validation import KubernetesLabel, KubernetesName, validate_args
 
 TYPE = "meshlink:index:GatewayCredentialSecret"
@@ -101,6 +102,7 @@ class _Model(BaseModel):
         return value
 
 
+@documents(GatewayCredentialSecretArgs)
 class GatewayCredentialSecret(pulumi.ComponentResource):
     """The ``core.v1.Secret`` a gateway's ``credentialName`` names.
 

@@ -31,6 +31,12 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def hours_left(cert: x509.Certificate, now: dt.datetime) -> int:
+    """Whole hours from ``now`` until ``cert`` expires (0 once it has)."""
+    seconds = (cert.not_valid_after_utc - now).total_seconds()
+    return max(0, int(seconds // 3600))
+
+
 class CertificateProblem(ValueError):
     """One problem with one setting; ``setting`` names it."""
 

@@ -60,6 +60,8 @@ def link_args(
         "client": {
             "provider": client_provider,
             "namespaces": list(CLIENT_NAMESPACES),
+            # The full lock-down (off by default), so that the tests see its policies.
+            "network_policy": {"enabled": True},
             "readiness": {"kubeconfig": "apiVersion: v1\nkind: Config\n"},
             "cluster_name": "client-cluster",
         },
