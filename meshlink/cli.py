@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from meshlink import __version__
+from meshlink.extras import MissingExtraError
 from meshlink.validation import MeshlinkValidationError
 
 SECRETS_HELP = (
@@ -222,6 +223,6 @@ def main(argv: list[str] | None = None) -> int:
     handler = args.handler
     try:
         return int(handler(args))
-    except UsageError as error:
+    except (UsageError, MissingExtraError) as error:
         print(f"meshlink {args.command}: {error}", file=sys.stderr)
         return 2

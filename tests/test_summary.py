@@ -11,7 +11,7 @@ import yaml
 
 from meshlink.cli import main
 from meshlink.offline.engine import OfflineRun
-from meshlink.offline.render import RenderedObject
+from meshlink.offline.rendered import RenderedObject
 from meshlink.offline.summary import (
     LinkView,
     _client_namespaces_section,

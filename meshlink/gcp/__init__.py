@@ -6,6 +6,10 @@ Nothing here knows about Istio objects; the mesh layer receives only a
 allowlist (``IngressAddress.address`` and ``.source_ranges``).
 """
 
+from meshlink.extras import require_extra
+
+require_extra("gcp", "meshlink.gcp")
+
 from meshlink.gcp.apis import DEFAULT_SERVICES, ProjectApis, ProjectApisArgs
 from meshlink.gcp.cluster import (
     AuthorizedNetwork,

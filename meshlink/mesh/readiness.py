@@ -39,6 +39,8 @@ import yaml
 from pulumi.runtime import rpc
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from meshlink.extras import require_extra
+
 ISTIO_CRDS: Mapping[str, str] = {
     "Gateway": "gateways.networking.istio.io",
     "VirtualService": "virtualservices.networking.istio.io",
@@ -350,7 +352,10 @@ class IstioCrdGate(pulumi.dynamic.Resource, module="meshlink", name="IstioCrdGat
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         crds = crds_for_kinds(kinds)
-        if not settings.polls:
+        if settings.polls:
+            # Checked here, not when the gate first polls during `pulumi up`.
+            require_extra("readiness", f"cluster {cluster!r}: a readiness gate that polls")
+        else:
             pulumi.log.warn(
                 f"cluster {cluster!r}: the Istio readiness gate has no kubeconfig, so it "
                 "does not wait for the Istio CRDs; on a cluster whose mesh is still being "

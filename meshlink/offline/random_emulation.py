@@ -30,6 +30,10 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
+from meshlink.extras import require_extra
+
+require_extra("offline", "rendering offline (meshlink render)")
+
 import bcrypt
 
 PASSWORD_TYPE = "random:index/randomPassword:RandomPassword"  # noqa: S105 (a type token)

@@ -34,8 +34,10 @@ from typing import Any
 
 import yaml
 
+from meshlink.extras import require_extra
 from meshlink.offline.engine import OfflineMocks, OfflineRun, Registration, run_program
 from meshlink.offline.program import Program, execute
+from meshlink.offline.rendered import RenderedObject
 from meshlink.offline.summary import expiry_warnings, write_summary
 from meshlink.stack_outputs import placeholders_for
 
@@ -53,13 +55,6 @@ DEFAULT_PROVIDER_CLUSTER = "_default-provider"
 
 class RenderError(RuntimeError):
     """The render could not be written safely."""
-
-
-@dataclass
-class RenderedObject:
-    cluster: str
-    path: Path
-    manifest: dict[str, Any]
 
 
 @dataclass
@@ -323,6 +318,8 @@ def render_program(
     Stack references not given in ``stack_references`` get placeholders (with a warning)
     when ``placeholder_stack_references`` is set, so every program renders on its own.
     """
+    # Up front: the random emulation is imported only when the program declares a password.
+    require_extra("offline", "meshlink render")
     clock = now or dt.datetime.now(dt.UTC)
     mocks = OfflineMocks(
         now=clock,
