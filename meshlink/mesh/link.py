@@ -10,11 +10,11 @@ one message that names the setting, and nothing is half-declared.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, Required, TypedDict, TypeVar, cast
+from typing import Any, Literal, Required, TypedDict, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from meshlink.argdocs import documents
 from meshlink.istio import IstioApiVersion
@@ -35,6 +35,7 @@ from meshlink.mesh.readiness import IstioReadinessArgs, IstioReadinessSettings
 from meshlink.mesh.server import (
     DEFAULT_TRUST_DOMAINS,
     EXISTING_GATEWAY_ACCOUNT_PROBLEM,
+    ONE_INGRESS_GATEWAY_PROBLEM,
     LinkServer,
     LinkServerSettings,
 )
@@ -159,14 +160,17 @@ def _check_client_identity(
     return problems
 
 
-class _ClientModel(BaseModel):
+class ClientClusterSettings(BaseModel):
+    """Validates :class:`MeshLinkClientArgs`, reusing the models of its parts, so a problem
+    is named by the path the caller wrote (``client.egress_gateway.replicas``)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     provider: Any
     namespaces: list[WorkloadNamespace] = Field(min_length=1)
-    egress_gateway: dict[str, Any] = Field(default_factory=dict)
-    network_policy: dict[str, Any] = Field(default_factory=dict)
-    readiness: dict[str, Any] = Field(default_factory=dict)
+    egress_gateway: EgressGatewaySettings = Field(default_factory=EgressGatewaySettings)
+    network_policy: ClientNetworkPolicy = Field(default_factory=ClientNetworkPolicy)
+    readiness: IstioReadinessSettings = Field(default_factory=IstioReadinessSettings)
     cluster_name: str = Field(default="client", min_length=1)
 
     @field_validator("provider")
@@ -175,13 +179,15 @@ class _ClientModel(BaseModel):
         return _check_provider(value)
 
 
-class _ServerModel(BaseModel):
+class ServerClusterSettings(BaseModel):
+    """Validates :class:`MeshLinkServerArgs`, reusing the models of its parts."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     provider: Any
-    ingress_gateway: dict[str, Any] | None = None
-    existing_ingress_gateway: dict[str, Any] | None = None
-    readiness: dict[str, Any] = Field(default_factory=dict)
+    ingress_gateway: IngressGatewaySettings | None = None
+    existing_ingress_gateway: ExistingIngressGatewaySettings | None = None
+    readiness: IstioReadinessSettings = Field(default_factory=IstioReadinessSettings)
     cluster_name: str = Field(default="server", min_length=1)
     trust_domains: list[TrustDomain] = Field(
         default_factory=lambda: list(DEFAULT_TRUST_DOMAINS), min_length=1
@@ -192,20 +198,29 @@ class _ServerModel(BaseModel):
     def _provider(cls, value: Any) -> Any:
         return _check_provider(value)
 
+    @model_validator(mode="after")
+    def _one_gateway(self) -> ServerClusterSettings:
+        if (self.ingress_gateway is None) == (self.existing_ingress_gateway is None):
+            raise ValueError(ONE_INGRESS_GATEWAY_PROBLEM)
+        return self
 
-class _Model(BaseModel):
+
+class MeshLinkSettings(BaseModel):
+    """Validates :class:`MeshLinkArgs`: every part with its own model, all problems at once.
+    The rules across parts run in :class:`MeshLink` once the parts are valid."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
-    services: list[dict[str, Any]] = Field(min_length=1)
-    client: _ClientModel
-    server: _ServerModel
+    services: list[LinkedService] = Field(min_length=1)
+    client: ClientClusterSettings
+    server: ServerClusterSettings
     link_ca: Any
-    client_identity: dict[str, Any]
+    client_identity: ClientIdentity
     additional_client_identities: list[str] = Field(default_factory=list)
     min_tls_version: Literal["TLSV1_2", "TLSV1_3"] = "TLSV1_2"
     cipher_suites: CipherSuites = Field(default_factory=lambda: list(DEFAULT_CIPHER_SUITES))
     rotation: Rotation | None = None
-    leaf_lifetime: dict[str, Any] = Field(default_factory=dict)
+    leaf_lifetime: LeafLifetime = Field(default_factory=LeafLifetime)
     istio_api_version: IstioApiVersion = IstioApiVersion.V1
     object_prefix: KubernetesLabel | None = None
 
@@ -227,59 +242,12 @@ def _check_provider(value: Any) -> Any:
     return value
 
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
 def _default_prefix(name: str, problems: list[str]) -> str:
     try:
         return check_dns1123_label(name)
     except ValueError as error:
         problems.append(f"object_prefix: derived from the component name, but {error}; set it")
         return ""
-
-
-def _part(
-    model: type[ModelT], values: Mapping[str, Any], problems: list[str], *, prefix: str
-) -> ModelT | None:
-    """``values`` validated by ``model``, or None with its problems added to ``problems``
-    under ``prefix``. Inputs are never echoed: a part may hold a kubeconfig."""
-    try:
-        return model.model_validate(dict(values))
-    except ValidationError as error:
-        problems.extend(describe_validation_error(error, prefix=prefix, show_input=False))
-        return None
-
-
-_RAW_PARTS: tuple[tuple[tuple[str, ...], type[BaseModel]], ...] = (
-    (("client_identity",), ClientIdentity),
-    (("leaf_lifetime",), LeafLifetime),
-    (("client", "egress_gateway"), EgressGatewaySettings),
-    (("client", "network_policy"), ClientNetworkPolicy),
-    (("client", "readiness"), IstioReadinessSettings),
-    (("server", "ingress_gateway"), IngressGatewaySettings),
-    (("server", "existing_ingress_gateway"), ExistingIngressGatewaySettings),
-    (("server", "readiness"), IstioReadinessSettings),
-)
-
-
-def _raw_part_problems(args: Mapping[str, Any]) -> list[str]:
-    """The problems of every part that can be checked on its own, read from the raw
-    arguments: used when the arguments as a whole did not validate."""
-    problems: list[str] = []
-    if not isinstance(args, Mapping):
-        return problems
-    services = args.get("services")
-    if isinstance(services, list | tuple):
-        for index, service in enumerate(services):
-            if isinstance(service, Mapping):
-                _part(LinkedService, service, problems, prefix=f"services[{index}].")
-    for path, model in _RAW_PARTS:
-        value: Any = args
-        for key in path:
-            value = value.get(key) if isinstance(value, Mapping) else None
-        if isinstance(value, Mapping):
-            _part(model, value, problems, prefix=".".join(path) + ".")
-    return problems
 
 
 @documents(MeshLinkArgs)
@@ -302,18 +270,13 @@ class MeshLink(pulumi.ComponentResource):
         self, name: str, args: MeshLinkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         where = f"MeshLink {name!r}"
-        try:
-            model = validate_args(_Model, args, where=where, show_input=False)
-        except MeshlinkValidationError as error:
-            # Report the parts' problems too, as the stack config does: a caller with
-            # three mistakes learns of three.
-            raise MeshlinkValidationError(
-                where, list(dict.fromkeys([*error.problems, *_raw_part_problems(args)]))
-            ) from None
+        # Inputs are never echoed: a part may hold a kubeconfig.
+        model = validate_args(MeshLinkSettings, args, where=where, show_input=False)
         problems: list[str] = []
         prefix = model.object_prefix or _default_prefix(name, problems)
-
-        lifetime = _part(LeafLifetime, model.leaf_lifetime, problems, prefix="leaf_lifetime.")
+        lifetime = model.leaf_lifetime
+        identity = model.client_identity
+        services = model.services
         issuer: LinkIssuer | None = None
         ca_args: dict[str, Any] | None = None
         if isinstance(model.link_ca, pulumi.Output):
@@ -327,24 +290,24 @@ class MeshLink(pulumi.ComponentResource):
             )
         elif isinstance(model.link_ca, LinkIssuer):
             issuer = model.link_ca
-            if lifetime is not None:
-                outlives = leaf_outlives_issuer(
-                    issuer, lifetime.validity_hours, "leaf_lifetime.validity_hours"
-                )
-                if outlives:
-                    problems.append(outlives)
-        elif isinstance(model.link_ca, dict):
+            if issuer.not_ready_reason:
+                problems.append(f"link_ca: {issuer.not_ready_reason}")
+            outlives = leaf_outlives_issuer(
+                issuer, lifetime.validity_hours, "leaf_lifetime.validity_hours"
+            )
+            if outlives:
+                problems.append(outlives)
+        elif isinstance(model.link_ca, Mapping):
             try:
-                ca_model = CertificateAuthorityModel.model_validate(model.link_ca)
+                ca_model = CertificateAuthorityModel.model_validate(dict(model.link_ca))
             except ValidationError as error:
                 problems += describe_validation_error(error, prefix="link_ca.", show_input=False)
             else:
-                if lifetime is not None:
-                    short = ca_model.leaves_problem(
-                        lifetime.validity_hours, "leaf_lifetime.validity_hours"
-                    )
-                    if short:
-                        problems.append(f"link_ca.{short}")
+                short = ca_model.leaves_problem(
+                    lifetime.validity_hours, "leaf_lifetime.validity_hours"
+                )
+                if short:
+                    problems.append(f"link_ca.{short}")
             ca_args = dict(model.link_ca)
         else:
             problems.append(
@@ -353,76 +316,22 @@ class MeshLink(pulumi.ComponentResource):
                 f"arguments of a CertificateAuthority, got {type(model.link_ca).__name__}"
             )
 
-        # Each part is validated on its own, so that a problem is named by the path the
-        # caller wrote (``client.egress_gateway.replicas``), then the sides are assembled
-        # from the validated parts.
-        services = [
-            _part(LinkedService, service, problems, prefix=f"services[{index}].")
-            for index, service in enumerate(model.services)
-        ]
-        identity = _part(ClientIdentity, model.client_identity, problems, prefix="client_identity.")
-        egress_gateway = _part(
-            EgressGatewaySettings,
-            model.client.egress_gateway,
-            problems,
-            prefix="client.egress_gateway.",
-        )
-        network_policy = _part(
-            ClientNetworkPolicy,
-            model.client.network_policy,
-            problems,
-            prefix="client.network_policy.",
-        )
-        client_readiness = _part(
-            IstioReadinessSettings, model.client.readiness, problems, prefix="client.readiness."
-        )
-        server_readiness = _part(
-            IstioReadinessSettings, model.server.readiness, problems, prefix="server.readiness."
-        )
-        ingress_gateway: IngressGatewaySettings | None = None
-        existing_ingress_gateway: ExistingIngressGatewaySettings | None = None
-        if (model.server.ingress_gateway is None) == (
-            model.server.existing_ingress_gateway is None
+        egress_gateway = model.client.egress_gateway
+        existing_ingress_gateway = model.server.existing_ingress_gateway
+        problems += check_services(services)
+        problems += check_target_policies(services)
+        if (
+            existing_ingress_gateway is not None
+            and existing_ingress_gateway.service_account is None
+            and any(s.target_policies for s in services)
         ):
-            problems.append(
-                "server: give exactly one of ingress_gateway (meshlink deploys the gateway) "
-                "or existing_ingress_gateway (meshlink adds the link ports to yours)"
+            problems.append(f"server.{EXISTING_GATEWAY_ACCOUNT_PROBLEM}")
+        if prefix:
+            problems += check_names(
+                prefix, [s.name for s in services], prefix_setting="object_prefix"
             )
-        elif model.server.ingress_gateway is not None:
-            ingress_gateway = _part(
-                IngressGatewaySettings,
-                model.server.ingress_gateway,
-                problems,
-                prefix="server.ingress_gateway.",
-            )
-        else:
-            existing_ingress_gateway = _part(
-                ExistingIngressGatewaySettings,
-                model.server.existing_ingress_gateway or {},
-                problems,
-                prefix="server.existing_ingress_gateway.",
-            )
-        valid_services = [s for s in services if s is not None]
-        if len(valid_services) == len(services):
-            problems += check_services(valid_services)
-            problems += check_target_policies(valid_services)
-            if (
-                existing_ingress_gateway is not None
-                and existing_ingress_gateway.service_account is None
-                and any(s.target_policies for s in valid_services)
-            ):
-                problems.append(f"server.{EXISTING_GATEWAY_ACCOUNT_PROBLEM}")
-            if prefix:
-                problems += check_names(
-                    prefix, [s.name for s in valid_services], prefix_setting="object_prefix"
-                )
-        if issuer is not None and issuer.not_ready_reason:
-            problems.append(f"link_ca: {issuer.not_ready_reason}")
-        if identity is not None:
-            problems += _check_client_identity(
-                identity.san, [s for s in services if s is not None], model.server.trust_domains
-            )
-        egress_namespace = (egress_gateway.namespace if egress_gateway else None) or (
+        problems += _check_client_identity(identity.san, services, model.server.trust_domains)
+        egress_namespace = egress_gateway.namespace or (
             LinkNames(prefix).egress_gateway_default() if prefix else None
         )
         if egress_namespace is not None and egress_namespace in model.client.namespaces:
@@ -433,7 +342,6 @@ class MeshLink(pulumi.ComponentResource):
             )
         if problems:
             raise MeshlinkValidationError(where, list(dict.fromkeys(problems)))
-        assert identity is not None and lifetime is not None
 
         allowed = [identity.san]
         allowed += [i for i in model.additional_client_identities if i not in allowed]
@@ -457,8 +365,8 @@ class MeshLink(pulumi.ComponentResource):
                 client_identity=identity,
                 client_namespaces=model.client.namespaces,
                 egress_gateway=egress_gateway,
-                network_policy=network_policy,
-                readiness=client_readiness,
+                network_policy=model.client.network_policy,
+                readiness=model.client.readiness,
                 cluster_name=model.client.cluster_name,
                 object_prefix=prefix,
                 rotation=model.rotation,
@@ -473,9 +381,9 @@ class MeshLink(pulumi.ComponentResource):
                 services=services,
                 issuer=issuer,
                 allowed_client_identities=allowed,
-                ingress_gateway=ingress_gateway,
+                ingress_gateway=model.server.ingress_gateway,
                 existing_ingress_gateway=existing_ingress_gateway,
-                readiness=server_readiness,
+                readiness=model.server.readiness,
                 cluster_name=model.server.cluster_name,
                 object_prefix=prefix,
                 rotation=model.rotation,

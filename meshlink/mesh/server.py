@@ -154,10 +154,7 @@ class LinkServerSettings(BaseModel):
     @model_validator(mode="after")
     def _one_gateway(self) -> LinkServerSettings:
         if (self.ingress_gateway is None) == (self.existing_ingress_gateway is None):
-            raise ValueError(
-                "give exactly one of ingress_gateway (meshlink deploys the gateway) or "
-                "existing_ingress_gateway (meshlink adds the link ports to yours)"
-            )
+            raise ValueError(ONE_INGRESS_GATEWAY_PROBLEM)
         check_one_source(
             self.issuer,
             self.credential,
@@ -182,6 +179,10 @@ class LinkServerSettings(BaseModel):
         return self
 
 
+ONE_INGRESS_GATEWAY_PROBLEM = (
+    "give exactly one of ingress_gateway (meshlink deploys the gateway) or "
+    "existing_ingress_gateway (meshlink adds the link ports to yours)"
+)
 EXISTING_GATEWAY_ACCOUNT_PROBLEM = (
     "existing_ingress_gateway.service_account: required while a service has "
     "target_policies on: the targets' AuthorizationPolicies admit the ingress gateway by "
