@@ -28,7 +28,10 @@ fi
 echo "installing the rehearsal tools with apt (first run only, a minute or two):" \
     "${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
+# Two `make test` runs at once (or unattended upgrades) contend for the dpkg lock: wait for
+# it instead of failing.
+apt_wait=(-o DPkg::Lock::Timeout=600)
+$SUDO apt-get "${apt_wait[@]}" update -qq
 # policy-rc.d keeps the package from starting a system MariaDB: the rehearsal starts its
 # own server in a throw-away data directory, and a system one would hold port 3306.
 policy=/usr/sbin/policy-rc.d
@@ -37,4 +40,4 @@ if [ ! -e "$policy" ]; then
     $SUDO chmod +x "$policy"
     trap '$SUDO rm -f "$policy"' EXIT
 fi
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+$SUDO apt-get "${apt_wait[@]}" install -y -qq --no-install-recommends "${missing[@]}" </dev/null
