@@ -20,13 +20,13 @@ from meshlink.mesh.gateways import (
     IngressGatewayArgs,
     IngressGatewaySettingsArgs,
 )
+from meshlink.mesh.half import LinkCredentialArgs
 from meshlink.mesh.hardening import ClientNetworkPolicyArgs, ControlPlaneArgs, EgressPeerArgs
 from meshlink.mesh.identity import ClientIdentityArgs
 from meshlink.mesh.link import MeshLink, MeshLinkArgs, MeshLinkClientArgs, MeshLinkServerArgs
 from meshlink.mesh.readiness import CrdWaitTimeout, IstioCrdGate, IstioReadinessArgs
 from meshlink.mesh.server import LinkServer, LinkServerArgs
 from meshlink.mesh.services import LinkedServiceArgs
-from meshlink.mesh.side import LinkCredentialArgs
 
 __all__ = [
     "ClientIdentityArgs",

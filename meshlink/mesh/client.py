@@ -30,6 +30,16 @@ from meshlink.istio import IstioApiVersion, IstioSpec
 from meshlink.mesh import istio_objects as objects
 from meshlink.mesh.common import EGRESS_PORT
 from meshlink.mesh.gateways import EgressGateway, EgressGatewayArgs, EgressGatewaySettings
+from meshlink.mesh.half import (
+    IssuedCredential,
+    LinkCredential,
+    LinkCredentialArgs,
+    LinkHalf,
+    check_issuer,
+    check_one_source,
+    default_prefix,
+    peer_trust_bundle,
+)
 from meshlink.mesh.hardening import (
     ClientNetworkPolicy,
     ClientNetworkPolicyArgs,
@@ -40,16 +50,6 @@ from meshlink.mesh.identity import ClientIdentity, ClientIdentityArgs
 from meshlink.mesh.naming import LinkNames
 from meshlink.mesh.readiness import IstioReadinessArgs, IstioReadinessSettings
 from meshlink.mesh.services import LinkedService, LinkedServiceArgs
-from meshlink.mesh.side import (
-    IssuedCredential,
-    LinkCredential,
-    LinkCredentialArgs,
-    LinkSide,
-    check_issuer,
-    check_one_source,
-    default_prefix,
-    peer_trust_bundle,
-)
 from meshlink.pki import (
     LeafCertificate,
     LeafCertificateArgs,
@@ -171,7 +171,7 @@ class LinkClientSettings(BaseModel):
 
 
 @documents(LinkClientArgs)
-class LinkClient(LinkSide):
+class LinkClient(LinkHalf):
     """Everything a link needs in the client cluster."""
 
     def __init__(

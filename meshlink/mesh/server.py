@@ -39,18 +39,18 @@ from meshlink.mesh.gateways import (
     StandaloneExistingIngressGatewaySettings,
     StandaloneIngressGatewaySettings,
 )
-from meshlink.mesh.identity import check_identity
-from meshlink.mesh.readiness import IstioReadinessArgs, IstioReadinessSettings
-from meshlink.mesh.services import LinkedService, LinkedServiceArgs, check_target_policies
-from meshlink.mesh.side import (
+from meshlink.mesh.half import (
     IssuedCredential,
     LinkCredential,
     LinkCredentialArgs,
-    LinkSide,
+    LinkHalf,
     check_issuer,
     check_one_source,
     peer_trust_bundle,
 )
+from meshlink.mesh.identity import check_identity
+from meshlink.mesh.readiness import IstioReadinessArgs, IstioReadinessSettings
+from meshlink.mesh.services import LinkedService, LinkedServiceArgs, check_target_policies
 from meshlink.pki import (
     LeafCertificate,
     LeafCertificateArgs,
@@ -191,7 +191,7 @@ EXISTING_GATEWAY_ACCOUNT_PROBLEM = (
 
 
 @documents(LinkServerArgs)
-class LinkServer(LinkSide):
+class LinkServer(LinkHalf):
     """Everything a link needs in the server cluster."""
 
     ingress_address: pulumi.Output[str | None]

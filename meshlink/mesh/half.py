@@ -1,9 +1,9 @@
-"""What the two sides of a link, ``LinkClient`` and ``LinkServer``, have in common.
+"""What the two halves of a link, ``LinkClient`` and ``LinkServer``, have in common.
 
 Both take their certificate from a link CA (``issuer``) or as issued elsewhere
 (``credential``), validate the same way, wait for the Istio CRDs behind one readiness
 gate, label their objects alike and list them in the ``objects`` output. That logic
-lives here once, so the two sides cannot drift apart.
+lives here once, so the two halves cannot drift apart.
 """
 
 from __future__ import annotations
@@ -132,12 +132,12 @@ def default_prefix(name: str, where: str, setting: str = "object_prefix") -> str
 
 def peer_trust_bundle(given: Any, issuer: Any) -> Any:
     """What verifies the peer's certificates: the bundle given, else the issuer's own,
-    which is right when one link CA issues both sides."""
+    which is right when one link CA issues both halves."""
     return given if given is not None else issuer.trust_bundle_pem
 
 
-class SideSettings(Protocol):
-    """The validated settings both sides have, under the same names."""
+class HalfSettings(Protocol):
+    """The validated settings both halves have, under the same names."""
 
     @property
     def services(self) -> list[LinkedService]: ...
@@ -155,26 +155,26 @@ class SideSettings(Protocol):
     def leaf_lifetime(self) -> LeafLifetime: ...
 
 
-class LinkSide(pulumi.ComponentResource):
-    """The part of ``LinkClient`` and ``LinkServer`` that does not depend on the side.
+class LinkHalf(pulumi.ComponentResource):
+    """What ``LinkClient`` and ``LinkServer`` do alike.
 
     Checks what the settings' own validation cannot see, then registers the component and
-    its readiness gate, so a bad setting registers nothing. The methods declare the side's
-    certificates, Secrets and Istio objects as children, with the side's labels, and
+    its readiness gate, so a bad setting registers nothing. The methods declare the half's
+    certificates, Secrets and Istio objects as children, with the half's labels, and
     record each object for the ``objects`` output.
     """
 
     names: LinkNames
     objects: dict[str, list[str]]
-    """Per kind, the ``namespace/name`` of every Kubernetes object this side declared."""
+    """Per kind, the ``namespace/name`` of every Kubernetes object this half declared."""
     gate: IstioCrdGate
-    """The readiness gate every Istio object of this side waits for."""
+    """The readiness gate every Istio object of this half waits for."""
 
     def __init__(
         self,
         type_token: str,
         name: str,
-        settings: SideSettings,
+        settings: HalfSettings,
         *,
         where: str,
         istio_kinds: Sequence[str],
