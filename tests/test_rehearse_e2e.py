@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,7 +22,6 @@ import pytest
 
 from meshlink.offline import rehearse
 from meshlink.offline.rehearse import runner
-from meshlink.offline.rehearse.processes import ToolsMissingError, find_tools
 from tests.support.rehearsal_fixture import FixtureLink, write_render
 
 pytestmark = pytest.mark.e2e
@@ -43,18 +43,8 @@ EGRESS_REFUSALS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _tools() -> None:
-    try:
-        find_tools()
-    except ToolsMissingError as error:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must install the rehearsal tools: {error}")
-        pytest.skip(str(error))
-
-
-def _work_dirs() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("meshlink-rehearse-*")}
+def _work_dirs(temp_root: Path) -> set[str]:
+    return {p.name for p in temp_root.glob("meshlink-*")}
 
 
 def _children() -> set[int]:
@@ -78,11 +68,20 @@ def _listening(port: int) -> bool:
 
 
 @pytest.fixture
-def leaves_nothing_behind() -> Iterator[None]:
-    dirs, children = _work_dirs(), _children()
-    yield
-    assert _work_dirs() == dirs, "the work directory was not removed"
-    assert _children() <= children, "a started process is still running"
+def leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Yields the temp root the test's rehearsals (and their child processes) use."""
+    # A temp root of this test's own: another test run on the machine creates its own
+    # work directories in the shared one. Short, because socket paths live under it.
+    temp_root = Path(tempfile.mkdtemp(prefix="mlt-"))
+    monkeypatch.setenv("TMPDIR", str(temp_root))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp_root))
+    children = _children()
+    try:
+        yield temp_root
+        assert _work_dirs(temp_root) == set(), "the work directory was not removed"
+        assert _children() <= children, "a started process is still running"
+    finally:
+        shutil.rmtree(temp_root, ignore_errors=True)
 
 
 def test_rehearsal_of_a_valid_render(
@@ -205,10 +204,10 @@ def test_everything_stops_when_a_check_crashes(
     assert not _listening(seen["mariadb"])
 
 
-def test_sigterm_stops_everything(tmp_path: Path, leaves_nothing_behind: None) -> None:
+def test_sigterm_stops_everything(tmp_path: Path, leaves_nothing_behind: Path) -> None:
     """A rehearsal stopped from outside (CI cancelling a job) cleans up after itself."""
     fixture = write_render(tmp_path / "render")
-    before = _work_dirs()
+    before = _work_dirs(leaves_nothing_behind)
     command = subprocess.Popen(
         [sys.executable, "-m", "meshlink.offline.rehearse", str(fixture.root)],
         stdout=subprocess.DEVNULL,
@@ -220,7 +219,7 @@ def test_sigterm_stops_everything(tmp_path: Path, leaves_nothing_behind: None) -
         for line in command.stderr:
             if "rehearsing" in line:
                 break
-        started = _work_dirs() - before
+        started = _work_dirs(leaves_nothing_behind) - before
         assert len(started) == 1
         servers = _descendants(command.pid)
         assert servers, "the rehearsal had started its servers"
@@ -230,7 +229,7 @@ def test_sigterm_stops_everything(tmp_path: Path, leaves_nothing_behind: None) -
         if command.poll() is None:
             command.kill()
             command.wait()
-    assert not (Path(tempfile.gettempdir()) / started.pop()).exists()
+    assert not (leaves_nothing_behind / started.pop()).exists()
     assert not [pid for pid in servers if _alive(pid)]
 
 

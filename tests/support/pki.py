@@ -14,7 +14,6 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import (
     ClientVerifier,
     PolicyBuilder,
@@ -26,6 +25,7 @@ from pulumi.runtime import rpc
 
 from meshlink.offline import engine
 from meshlink.offline.engine import OfflineMocks, OfflineRun, run_program
+from tests.support import certs
 
 NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
 """The fixed clock of every PKI test: certificates start here."""
@@ -141,15 +141,11 @@ class MadeCa:
 
     @property
     def cert_pem(self) -> str:
-        return self.cert.public_bytes(serialization.Encoding.PEM).decode()
+        return certs.pem(self.cert)
 
     @property
     def key_pem(self) -> str:
-        return self.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode()
+        return certs.key_pem(self.key)
 
 
 def make_key(kind: str = "p256") -> Any:
@@ -177,42 +173,17 @@ def make_ca(
     """A CA certificate (or, with ``is_ca=False``, an end-entity one) and its key, signed
     by ``issuer`` or by itself."""
     key = key or make_key()
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    signer_key = issuer.key if issuer else key
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer.cert.subject if issuer else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(
-            x509.BasicConstraints(ca=is_ca, path_length=path_length if is_ca else None),
-            critical=True,
-        )
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=not is_ca,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=key_cert_sign and is_ca,
-                crl_sign=is_ca,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    cert = certs.issue(
+        common_name,
+        key,
+        issuer=(issuer.cert, issuer.key) if issuer else None,
+        not_before=not_before,
+        not_after=not_after,
+        is_ca=is_ca,
+        path_length=path_length,
+        key_cert_sign=key_cert_sign,
     )
-    if issuer is not None:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
-            critical=False,
-        )
-    return MadeCa(cert=builder.sign(signer_key, hashes.SHA256()), key=key)
+    return MadeCa(cert=cert, key=key)
 
 
 def sign_csr_as_ca(csr_pem: str, root: MadeCa, *, not_after_days: int = 1825) -> str:

@@ -15,11 +15,11 @@ from typing import Any
 
 import yaml
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from meshlink.mesh.ciphers import DEFAULT_CIPHER_SUITES
+from tests.support import certs
 
 REDACTED = "<redacted: render with --include-private-keys>"
 SPIFFE_CLIENT = "spiffe://client.link.example.internal/ns/istio-egress/sa/egress-gateway"
@@ -83,10 +83,6 @@ class FixtureRender:
         self.files[role].unlink()
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
 def new_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
@@ -99,34 +95,17 @@ def ca_certificate(
     now: dt.datetime,
     serial: int,
 ) -> x509.Certificate:
-    issuer_name = issuer[0].subject if issuer else _name(common_name)
-    signer = issuer[1] if issuer else key
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(serial)
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    return certs.issue(
+        common_name,
+        key,
+        issuer=issuer,
+        not_before=now - dt.timedelta(days=1),
+        not_after=now + dt.timedelta(days=365),
+        is_ca=True,
+        digital_signature=True,
+        serial=serial,
+        authority_key_id=False,
     )
-    return builder.sign(signer, hashes.SHA256())
 
 
 def leaf_certificate(
@@ -139,45 +118,22 @@ def leaf_certificate(
     now: dt.datetime,
     serial: int,
 ) -> x509.Certificate:
-    return (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(issuer[0].subject)
-        .public_key(key.public_key())
-        .serial_number(serial)
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
-        .sign(issuer[1], hashes.SHA256())
+    return certs.issue(
+        common_name,
+        key,
+        issuer=issuer,
+        not_before=now - dt.timedelta(hours=1),
+        not_after=now + dt.timedelta(days=30),
+        is_ca=False,
+        sans=sans,
+        usages=[usage],
+        serial=serial,
+        authority_key_id=False,
     )
 
 
-def pem(cert: x509.Certificate) -> str:
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
-def key_pem(key: ec.EllipticCurvePrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+pem = certs.pem
+key_pem = certs.key_pem
 
 
 def _write(path: Path, doc: dict[str, Any]) -> Path:
