@@ -33,6 +33,28 @@ _CA_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
+@dataclass(frozen=True)
+class CaSettings:
+    """The validated ``ca`` key, with a bring-your-own CA's PEMs read from secret config."""
+
+    section: CaSection
+    namespace: str
+    cert_pem: str | None = None
+    key_pem: str | None = field(default=None, repr=False)
+
+
+def read_ca_settings(reader: ConfigReader) -> CaSettings | None:
+    section = _ca(reader)
+    if section is None:
+        return None
+    if isinstance(section, ExistingCaSection):
+        pems = _existing_ca_pems(reader)
+        if pems is None:
+            return None
+        return CaSettings(section, reader.namespace, cert_pem=pems[0], key_pem=pems[1])
+    return CaSettings(section, reader.namespace)
+
+
 def _ca(reader: ConfigReader) -> CaSection | None:
     value = reader.raw("ca")
     reader.known.update({CA_CERT_KEY, CA_KEY_KEY})
@@ -108,25 +130,3 @@ def read_leaf_lifetime(reader: ConfigReader, ca: CaSettings | None) -> LeafLifet
             "verification before they expire; shorten the leaves or renew the CA first"
         )
     return lifetime
-
-
-@dataclass(frozen=True)
-class CaSettings:
-    """The validated ``ca`` key, with a bring-your-own CA's PEMs read from secret config."""
-
-    section: CaSection
-    namespace: str
-    cert_pem: str | None = None
-    key_pem: str | None = field(default=None, repr=False)
-
-
-def read_ca_settings(reader: ConfigReader) -> CaSettings | None:
-    section = _ca(reader)
-    if section is None:
-        return None
-    if isinstance(section, ExistingCaSection):
-        pems = _existing_ca_pems(reader)
-        if pems is None:
-            return None
-        return CaSettings(section, reader.namespace, cert_pem=pems[0], key_pem=pems[1])
-    return CaSettings(section, reader.namespace)

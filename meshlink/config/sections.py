@@ -1,5 +1,5 @@
 """The pydantic models of the configuration's sections, one per key. Each checks its key
-alone; the rules between keys are in ``rules``, ``clusters`` and ``ca``."""
+alone; the rules between keys are in ``rules``, ``clusters``, ``ca`` and ``dev``."""
 
 from __future__ import annotations
 
