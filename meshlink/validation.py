@@ -125,6 +125,22 @@ def check_single_line(value: str) -> str:
     return value
 
 
+_IMAGE_RE = re.compile(r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$")
+
+
+def check_image(value: str) -> str:
+    """An image pinned by tag or digest: ``latest`` or no tag would change under a running
+    demo without any change in the program."""
+    if not _IMAGE_RE.match(value):
+        raise ValueError(
+            f"{value!r} is not an image reference pinned by tag or digest, such as "
+            "'mysql:8.4.3' or 'mysql@sha256:<64 hex digits>'"
+        )
+    if value.endswith(":latest"):
+        raise ValueError(f"{value!r}: 'latest' is not a pin; name a version")
+    return value
+
+
 def covers_all_addresses(cidrs: Sequence[str]) -> str | None:
     """``0.0.0.0/0`` or ``::/0`` when the ranges together cover every address of that
     family (``0.0.0.0/0`` itself, or the ``/1`` halves, or any other split), else None.
@@ -160,6 +176,9 @@ WorkloadNamespace = Annotated[
 
 SingleLine = Annotated[str, AfterValidator(check_single_line)]
 """Text without line breaks."""
+
+ImageRef = Annotated[str, AfterValidator(check_image)]
+"""A container image pinned by tag (not ``latest``) or by digest."""
 
 Port = Annotated[int, Strict(), Field(ge=1, le=65535)]
 """A TCP port number. Strict: ``true`` is not port 1 and ``"13306"`` is not 13306; a

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from meshlink.config import CA_CERT_KEY, CA_KEY_KEY, check_image
-from meshlink.validation import MeshlinkValidationError
+from meshlink.config import CA_CERT_KEY, CA_KEY_KEY
+from meshlink.validation import MeshlinkValidationError, check_image
 from tests.support.mesh import DELETE
 from tests.support.pki import MadeCa, make_ca, make_key
 from tests.test_stacks import ROOT, RecordingMocks, edit_config, loaded_config, run_stack

@@ -14,7 +14,7 @@ import pulumi
 from meshlink.config import (
     SERVER_OUTPUTS_PLAIN,
     credential_from,
-    declare_side_cluster,
+    declare_cluster,
     load_client_config,
     read_pki_stack,
 )
@@ -32,7 +32,7 @@ server = (
 )
 
 side = config.client
-network, cluster, waits = declare_side_cluster(
+network, cluster, waits = declare_cluster(
     side, projects=config.projects, fleet_project=config.fleet_project
 )
 

@@ -13,7 +13,7 @@ import pulumi
 
 from meshlink.config import (
     credential_from,
-    declare_side_cluster,
+    declare_cluster,
     load_server_config,
     read_pki_stack,
 )
@@ -24,7 +24,7 @@ config = load_server_config()
 pki_outputs = read_pki_stack(config.pki_stack)
 
 side = config.server
-network, cluster, waits = declare_side_cluster(
+network, cluster, waits = declare_cluster(
     side, projects=config.projects, fleet_project=config.fleet_project
 )
 ingress_args: IngressAddressArgs = {
