@@ -13,6 +13,8 @@ node's credentials.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 import pulumi
@@ -52,6 +54,7 @@ metrics and reading the metadata the agents need. Nothing else."""
 AUTH_PLUGIN = "gke-gcloud-auth-plugin"
 NODE_SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 """With a dedicated service account, IAM roles (not scopes) limit what nodes can do."""
+NODE_METADATA = {"disable-legacy-endpoints": "true"}
 
 
 class NodePoolArgs(TypedDict):
@@ -259,6 +262,143 @@ class MeshClusterSettings(BaseModel):
         return f"{self.cluster_name[:24].rstrip('-')}-nodes"
 
 
+# --- the plan: what the component declares, decided without declaring anything ----------
+
+
+@dataclass(frozen=True)
+class RoleGrantPlan:
+    resource_name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class NodeIdentityPlan:
+    """The node service account and the only roles it is granted."""
+
+    resource_name: str
+    account_id: str
+    display_name: str
+    description: str
+    role_grants: tuple[RoleGrantPlan, ...]
+
+
+@dataclass(frozen=True)
+class AuthorizedNetworkPlan:
+    cidr_block: str
+    display_name: str | None
+
+
+@dataclass(frozen=True)
+class NodePoolPlan:
+    resource_name: str
+    name: str
+    machine_type: str
+    min_nodes_per_zone: int
+    max_nodes_per_zone: int
+    disk_size_gb: int
+    disk_type: str
+    spot: bool
+    node_labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class MeshClusterPlan:
+    """Everything a ``MeshCluster`` declares that its settings decide. Pulumi Inputs
+    (network, subnetwork, mesh_feature) are carried through untouched; the ``mesh_id``
+    label is not here because it is looked up from the fleet project at deployment."""
+
+    project: str
+    location: str
+    fleet_project: str
+    cluster_name: str
+    workload_pool: str
+    context_name: str
+    network: pulumi.Input[str]
+    subnetwork: pulumi.Input[str]
+    pods_range_name: str
+    services_range_name: str
+    mesh_feature: pulumi.Input[str]
+    release_channel: str
+    deletion_protection: bool
+    public_endpoint: bool
+    """Whether the control plane has a public address (nodes are always private)."""
+    master_ipv4_cidr: str | None
+    authorized_networks: tuple[AuthorizedNetworkPlan, ...] | None
+    """None: no authorised-networks configuration at all."""
+    node_locations: tuple[str, ...]
+    """Empty: GKE chooses the zones."""
+    resource_labels: Mapping[str, str]
+    node_identity: NodeIdentityPlan
+    node_pool: NodePoolPlan
+    cluster_resource_name: str
+    membership_resource_name: str
+    membership_id: str
+    feature_membership_resource_name: str
+    provider_name: str
+
+    @property
+    def node_locations_input(self) -> list[str] | None:
+        return list(self.node_locations) or None
+
+
+def _role_grant_resource_name(name: str, role: str) -> str:
+    return f"{name}-node-sa-{role.rsplit('/', 1)[-1].replace('.', '-').lower()}"
+
+
+def plan_mesh_cluster(name: str, settings: MeshClusterSettings) -> MeshClusterPlan:
+    """What ``MeshCluster(name, ...)`` declares for validated ``settings``; creates nothing."""
+    pool = settings.node_pool
+    return MeshClusterPlan(
+        project=settings.project,
+        location=settings.location,
+        fleet_project=settings.fleet,
+        cluster_name=settings.cluster_name,
+        workload_pool=settings.workload_pool,
+        context_name=settings.context_name,
+        network=settings.network,
+        subnetwork=settings.subnetwork,
+        pods_range_name=settings.pods_range_name,
+        services_range_name=settings.services_range_name,
+        mesh_feature=settings.mesh_feature,
+        release_channel=settings.release_channel,
+        deletion_protection=settings.deletion_protection,
+        public_endpoint=not settings.private_endpoint,
+        master_ipv4_cidr=settings.master_ipv4_cidr,
+        authorized_networks=tuple(
+            AuthorizedNetworkPlan(cidr_block=n.cidr_block, display_name=n.display_name)
+            for n in settings.master_authorized_networks
+        )
+        or None,
+        node_locations=tuple(settings.node_locations),
+        resource_labels=dict(settings.labels),
+        node_identity=NodeIdentityPlan(
+            resource_name=f"{name}-node-sa",
+            account_id=settings.node_account_id,
+            display_name=f"GKE nodes of {settings.cluster_name}",
+            description="meshlink: node identity limited to writing logs and metrics",
+            role_grants=tuple(
+                RoleGrantPlan(_role_grant_resource_name(name, role), role) for role in NODE_ROLES
+            ),
+        ),
+        node_pool=NodePoolPlan(
+            resource_name=f"{name}-node-pool",
+            name=pool.name,
+            machine_type=pool.machine_type,
+            min_nodes_per_zone=pool.min_nodes_per_zone,
+            max_nodes_per_zone=pool.max_nodes_per_zone,
+            disk_size_gb=pool.disk_size_gb,
+            disk_type=pool.disk_type,
+            spot=pool.spot,
+            node_labels={"meshlink-cluster": settings.cluster_name},
+        ),
+        cluster_resource_name=f"{name}-cluster",
+        membership_resource_name=f"{name}-membership",
+        membership_id=settings.cluster_name,
+        feature_membership_resource_name=f"{name}-mesh",
+        provider_name=name,
+    )
+
+
 def gke_kubeconfig(context: str, endpoint: str, ca_certificate: str) -> str:
     """A kubeconfig for a GKE cluster that authenticates through ``gke-gcloud-auth-plugin``.
 
@@ -343,72 +483,86 @@ class MeshCluster(pulumi.ComponentResource):
         settings = validate_args(MeshClusterSettings, values, where=f"MeshCluster {name!r}")
         super().__init__(COMPONENT_TYPE, name, None, opts)
         self.settings = settings
+        plan = plan_mesh_cluster(name, settings)
+        self.mesh_id = fleet_project_number(plan.fleet_project, self).apply(mesh_id_label)
+        self._declare_node_identity(plan)
+        self._declare_cluster(plan)
+        self._declare_node_pool(plan)
+        self._declare_fleet_registration(plan)
+        self._declare_provider(plan)
+        self.register_outputs(
+            {
+                "cluster_name": plan.cluster_name,
+                "cluster_id": self.cluster.id,
+                "endpoint": self.endpoint,
+                "ca_certificate": self.ca_certificate,
+                "kubeconfig": self.kubeconfig,
+                "mesh_id": self.mesh_id,
+                "workload_pool": plan.workload_pool,
+                "membership_id": self.membership.id,
+                "node_service_account": self.node_service_account.email,
+            }
+        )
+
+    def _declare_node_identity(self, plan: MeshClusterPlan) -> None:
         child = pulumi.ResourceOptions(parent=self)
-        project, location = settings.project, settings.location
-        pool = settings.node_pool
-
-        self.mesh_id = fleet_project_number(settings.fleet, self).apply(mesh_id_label)
-
+        identity = plan.node_identity
         self.node_service_account = serviceaccount.Account(
-            f"{name}-node-sa",
-            project=project,
-            account_id=settings.node_account_id,
-            display_name=f"GKE nodes of {settings.cluster_name}",
-            description="meshlink: node identity limited to writing logs and metrics",
+            identity.resource_name,
+            project=plan.project,
+            account_id=identity.account_id,
+            display_name=identity.display_name,
+            description=identity.description,
             opts=child,
         )
         self.node_role_grants = [
             projects.IAMMember(
-                f"{name}-node-sa-{role.rsplit('/', 1)[-1].replace('.', '-').lower()}",
-                project=project,
-                role=role,
+                grant.resource_name,
+                project=plan.project,
+                role=grant.role,
                 member=self.node_service_account.member,
                 opts=child,
             )
-            for role in NODE_ROLES
+            for grant in identity.role_grants
         ]
 
-        email = self.node_service_account.email
-        metadata = {"disable-legacy-endpoints": "true"}
-
-        private_cluster = container.ClusterPrivateClusterConfigArgs(
-            enable_private_nodes=True,
-            enable_private_endpoint=settings.private_endpoint,
-            master_ipv4_cidr_block=settings.master_ipv4_cidr,
-        )
+    def _declare_cluster(self, plan: MeshClusterPlan) -> None:
         authorized = (
             container.ClusterMasterAuthorizedNetworksConfigArgs(
                 cidr_blocks=[
                     container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
                         cidr_block=network.cidr_block, display_name=network.display_name
                     )
-                    for network in settings.master_authorized_networks
+                    for network in plan.authorized_networks
                 ]
             )
-            if settings.master_authorized_networks
+            if plan.authorized_networks is not None
             else None
         )
-
         self.cluster = container.Cluster(
-            f"{name}-cluster",
-            name=settings.cluster_name,
-            project=project,
-            location=location,
-            node_locations=list(settings.node_locations) or None,
-            network=settings.network,
-            subnetwork=settings.subnetwork,
+            plan.cluster_resource_name,
+            name=plan.cluster_name,
+            project=plan.project,
+            location=plan.location,
+            node_locations=plan.node_locations_input,
+            network=plan.network,
+            subnetwork=plan.subnetwork,
             networking_mode="VPC_NATIVE",
             ip_allocation_policy=container.ClusterIpAllocationPolicyArgs(
-                cluster_secondary_range_name=settings.pods_range_name,
-                services_secondary_range_name=settings.services_range_name,
+                cluster_secondary_range_name=plan.pods_range_name,
+                services_secondary_range_name=plan.services_range_name,
                 stack_type="IPV4",
             ),
             datapath_provider="ADVANCED_DATAPATH",
             workload_identity_config=container.ClusterWorkloadIdentityConfigArgs(
-                workload_pool=settings.workload_pool
+                workload_pool=plan.workload_pool
             ),
-            release_channel=container.ClusterReleaseChannelArgs(channel=settings.release_channel),
-            private_cluster_config=private_cluster,
+            release_channel=container.ClusterReleaseChannelArgs(channel=plan.release_channel),
+            private_cluster_config=container.ClusterPrivateClusterConfigArgs(
+                enable_private_nodes=True,
+                enable_private_endpoint=not plan.public_endpoint,
+                master_ipv4_cidr_block=plan.master_ipv4_cidr,
+            ),
             master_authorized_networks_config=authorized,
             master_auth=container.ClusterMasterAuthArgs(
                 client_certificate_config=container.ClusterMasterAuthClientCertificateConfigArgs(
@@ -422,7 +576,7 @@ class MeshCluster(pulumi.ComponentResource):
             # The default pool exists for a moment before it is removed; give it the same
             # narrow identity so it never runs as the Compute Engine default account.
             node_config=container.ClusterNodeConfigArgs(
-                service_account=email,
+                service_account=self.node_service_account.email,
                 oauth_scopes=NODE_SCOPES,
                 shielded_instance_config=container.ClusterNodeConfigShieldedInstanceConfigArgs(
                     enable_secure_boot=True, enable_integrity_monitoring=True
@@ -430,10 +584,10 @@ class MeshCluster(pulumi.ComponentResource):
                 workload_metadata_config=container.ClusterNodeConfigWorkloadMetadataConfigArgs(
                     mode="GKE_METADATA"
                 ),
-                metadata=metadata,
+                metadata=dict(NODE_METADATA),
             ),
-            deletion_protection=settings.deletion_protection,
-            resource_labels={**settings.labels, "mesh_id": self.mesh_id},
+            deletion_protection=plan.deletion_protection,
+            resource_labels={**plan.resource_labels, "mesh_id": self.mesh_id},
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # Only the short-lived default pool reads node_config; GKE reports the
@@ -442,13 +596,15 @@ class MeshCluster(pulumi.ComponentResource):
             ),
         )
 
+    def _declare_node_pool(self, plan: MeshClusterPlan) -> None:
+        pool = plan.node_pool
         self.node_pool = container.NodePool(
-            f"{name}-node-pool",
+            pool.resource_name,
             name=pool.name,
-            project=project,
-            location=location,
+            project=plan.project,
+            location=plan.location,
             cluster=self.cluster.name,
-            node_locations=list(settings.node_locations) or None,
+            node_locations=plan.node_locations_input,
             autoscaling=container.NodePoolAutoscalingArgs(
                 min_node_count=pool.min_nodes_per_zone,
                 max_node_count=pool.max_nodes_per_zone,
@@ -459,7 +615,7 @@ class MeshCluster(pulumi.ComponentResource):
                 strategy="SURGE", max_surge=1, max_unavailable=0
             ),
             node_config=container.NodePoolNodeConfigArgs(
-                service_account=email,
+                service_account=self.node_service_account.email,
                 oauth_scopes=NODE_SCOPES,
                 shielded_instance_config=container.NodePoolNodeConfigShieldedInstanceConfigArgs(
                     enable_secure_boot=True, enable_integrity_monitoring=True
@@ -467,13 +623,13 @@ class MeshCluster(pulumi.ComponentResource):
                 workload_metadata_config=container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
                     mode="GKE_METADATA"
                 ),
-                metadata=metadata,
+                metadata=dict(NODE_METADATA),
                 machine_type=pool.machine_type,
                 disk_size_gb=pool.disk_size_gb,
                 disk_type=pool.disk_type,
                 image_type="COS_CONTAINERD",
                 spot=pool.spot,
-                labels={"meshlink-cluster": settings.cluster_name},
+                labels=dict(pool.node_labels),
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,
@@ -484,14 +640,17 @@ class MeshCluster(pulumi.ComponentResource):
             ),
         )
 
+    def _declare_fleet_registration(self, plan: MeshClusterPlan) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        fleet_project = plan.fleet_project
         # The membership is created in the fleet project once the feature and its
         # cross-project grants exist (mesh_feature resolves only then).
-        fleet_after_feature = pulumi.Output.from_input(settings.mesh_feature).apply(
-            lambda _feature: settings.fleet
+        fleet_after_feature = pulumi.Output.from_input(plan.mesh_feature).apply(
+            lambda _feature: fleet_project
         )
         self.membership = gkehub.Membership(
-            f"{name}-membership",
-            membership_id=settings.cluster_name,
+            plan.membership_resource_name,
+            membership_id=plan.membership_id,
             project=fleet_after_feature,
             location=FLEET_LOCATION,
             endpoint={
@@ -509,21 +668,22 @@ class MeshCluster(pulumi.ComponentResource):
             opts=child,
         )
         self.feature_membership = gkehub.FeatureMembership(
-            f"{name}-mesh",
-            project=settings.fleet,
+            plan.feature_membership_resource_name,
+            project=fleet_project,
             location=FLEET_LOCATION,
-            feature=settings.mesh_feature,
+            feature=plan.mesh_feature,
             membership=self.membership.membership_id,
             membership_location=self.membership.location,
             mesh={"management": "MANAGEMENT_AUTOMATIC"},
             opts=child,
         )
 
+    def _declare_provider(self, plan: MeshClusterPlan) -> None:
         self.endpoint = self.cluster.endpoint
         self.ca_certificate = self.cluster.master_auth.cluster_ca_certificate.apply(
             lambda ca: ca or ""
         )
-        context = settings.context_name
+        context = plan.context_name
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(
                 self.cluster.endpoint,
@@ -533,7 +693,7 @@ class MeshCluster(pulumi.ComponentResource):
             ).apply(lambda v: gke_kubeconfig(context, str(v[0]), str(v[1])))
         )
         self.provider = k8s.Provider(
-            name,
+            plan.provider_name,
             kubeconfig=self.kubeconfig,
             cluster_identifier=context,
             # Without it the Kubernetes provider replaces a Secret whose data changes, and a
@@ -542,21 +702,7 @@ class MeshCluster(pulumi.ComponentResource):
             # moment. Mutable Secrets update in place (pulumi-kubernetes provider config
             # `enableSecretMutable`; the real-engine suite shows the difference).
             enable_secret_mutable=True,
-            opts=child,
-        )
-
-        self.register_outputs(
-            {
-                "cluster_name": settings.cluster_name,
-                "cluster_id": self.cluster.id,
-                "endpoint": self.endpoint,
-                "ca_certificate": self.ca_certificate,
-                "kubeconfig": self.kubeconfig,
-                "mesh_id": self.mesh_id,
-                "workload_pool": settings.workload_pool,
-                "membership_id": self.membership.id,
-                "node_service_account": self.node_service_account.email,
-            }
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     @property

@@ -37,7 +37,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from meshlink.argdocs import documents
 from meshlink.mesh.common import (
     EGRESS_PORT,
-    MANAGED_BY,
     RESERVED_PORTS,
     RESERVED_PORTS_TEXT,
     Cidr,
@@ -50,22 +49,22 @@ from meshlink.mesh.common import (
     untyped,
     validated_later,
 )
+from meshlink.mesh.gateway_plan import (
+    GatewayWorkloadPlan,
+    plan_gateway_workload,
+    resolved_names,
+)
 from meshlink.validation import (
     SYSTEM_NAMESPACES,
     KubernetesLabel,
     KubernetesName,
     MeshlinkValidationError,
     Port,
-    check_dns1123_label,
     covers_all_addresses,
     validate_args,
 )
 
 PATCH_FIELD_MANAGER_ANNOTATION = "pulumi.com/patchFieldManager"
-
-PROXY_UID = 1337
-PROXY_GID = 1337
-"""The istio-proxy user and group the gateway container runs as."""
 
 # GKE's LoadBalancer Service parameters
 # (https://cloud.google.com/kubernetes-engine/docs/concepts/service-load-balancer-parameters):
@@ -300,28 +299,6 @@ def cluster_host(service: str, namespace: str) -> str:
     return f"{service}.{namespace}.svc.cluster.local"
 
 
-def _default_label(value: str | None, component_name: str, *, where: str, setting: str) -> str:
-    if value is not None:
-        return value
-    try:
-        return check_dns1123_label(component_name)
-    except ValueError as error:
-        raise MeshlinkValidationError(
-            where, [f"{setting}: derived from the component name, but {error}; set it"]
-        ) from None
-
-
-def resolved_names(
-    settings: GatewaySettings, component_name: str, *, where: str
-) -> tuple[str, str]:
-    """The gateway's namespace and name, defaulting to the component name; called before
-    the component registers, so a bad default fails before anything is declared."""
-    return (
-        _default_label(settings.namespace, component_name, where=where, setting="namespace"),
-        _default_label(settings.name, component_name, where=where, setting="name"),
-    )
-
-
 class GatewayRef:
     """What the Istio objects need to know about a gateway, deployed or reused."""
 
@@ -346,61 +323,38 @@ class GatewayRef:
         return cluster_host(self.service_name, self.namespace)
 
 
-def _object_labels(instance: str, component: str) -> dict[str, str]:
-    return {
-        **MANAGED_BY,
-        "app.kubernetes.io/part-of": "meshlink",
-        "app.kubernetes.io/instance": instance,
-        "app.kubernetes.io/component": component,
-    }
-
-
 class _GatewayWorkload:
-    """Namespace, identity, RBAC, Deployment and PodDisruptionBudget of a gateway.
+    """Namespace, identity, RBAC, Deployment and PodDisruptionBudget of a gateway, declared
+    from its :class:`~meshlink.mesh.gateway_plan.GatewayWorkloadPlan`.
 
     Not a component of its own: it declares into the gateway component that owns it, so
     each gateway is one node in the resource tree.
     """
 
-    def __init__(
-        self,
-        owner: pulumi.ComponentResource,
-        resource_name: str,
-        settings: GatewaySettings,
-        *,
-        where: str,
-        component: str,
-        pod_sysctls: Sequence[Mapping[str, str]] = (),
-    ) -> None:
-        self.namespace, self.name = resolved_names(settings, resource_name, where=where)
-        self.labels: dict[str, str] = dict(
-            settings.labels or {"app": self.name, "istio": self.name}
-        )
-        self.object_labels = _object_labels(self.name, component)
-        child = pulumi.ResourceOptions(parent=owner)
+    def __init__(self, owner: pulumi.ComponentResource, plan: GatewayWorkloadPlan) -> None:
+        self.plan = plan
+        self.namespace = plan.namespace
+        self.name = plan.name
+        self.labels: dict[str, str] = dict(plan.labels)
+        self.object_labels = dict(plan.object_labels)
+        prefix = plan.resource_name
 
         depends: list[pulumi.Resource] = []
-        if settings.create_namespace:
-            injection = (
-                {"istio.io/rev": settings.revision}
-                if settings.revision
-                else {"istio-injection": "enabled"}
-            )
-            self.namespace_resource: k8s.core.v1.Namespace | None = k8s.core.v1.Namespace(
-                f"{resource_name}-namespace",
-                metadata={"name": self.namespace, "labels": {**self.object_labels, **injection}},
-                opts=child,
+        self.namespace_resource: k8s.core.v1.Namespace | None = None
+        if plan.namespace_labels is not None:
+            self.namespace_resource = k8s.core.v1.Namespace(
+                f"{prefix}-namespace",
+                metadata={"name": plan.namespace, "labels": dict(plan.namespace_labels)},
+                opts=pulumi.ResourceOptions(parent=owner),
             )
             depends.append(self.namespace_resource)
-        else:
-            self.namespace_resource = None
         in_namespace = pulumi.ResourceOptions(parent=owner, depends_on=depends)
 
         self.service_account = k8s.core.v1.ServiceAccount(
-            f"{resource_name}-sa",
+            f"{prefix}-sa",
             metadata={
-                "name": self.name,
-                "namespace": self.namespace,
+                "name": plan.name,
+                "namespace": plan.namespace,
                 "labels": self.object_labels,
             },
             opts=in_namespace,
@@ -408,10 +362,10 @@ class _GatewayWorkload:
         # Istio checks that the gateway's service account may read a credentialName
         # Secret in its own namespace before it hands the certificate to the gateway.
         self.role = k8s.rbac.v1.Role(
-            f"{resource_name}-secret-reader",
+            f"{prefix}-secret-reader",
             metadata={
-                "name": f"{self.name}-secret-reader",
-                "namespace": self.namespace,
+                "name": plan.role_name,
+                "namespace": plan.namespace,
                 "labels": self.object_labels,
             },
             rules=[
@@ -420,98 +374,36 @@ class _GatewayWorkload:
             opts=in_namespace,
         )
         self.role_binding = k8s.rbac.v1.RoleBinding(
-            f"{resource_name}-secret-reader-binding",
+            f"{prefix}-secret-reader-binding",
             metadata={
-                "name": f"{self.name}-secret-reader",
-                "namespace": self.namespace,
+                "name": plan.role_name,
+                "namespace": plan.namespace,
                 "labels": self.object_labels,
             },
             role_ref={
                 "api_group": "rbac.authorization.k8s.io",
                 "kind": "Role",
-                "name": f"{self.name}-secret-reader",
+                "name": plan.role_name,
             },
-            subjects=[{"kind": "ServiceAccount", "name": self.name, "namespace": self.namespace}],
+            subjects=[{"kind": "ServiceAccount", "name": plan.name, "namespace": plan.namespace}],
             opts=pulumi.ResourceOptions(parent=owner, depends_on=[self.role, self.service_account]),
         )
-        spread = [
-            {
-                "max_skew": 1,
-                "topology_key": key,
-                "when_unsatisfiable": "ScheduleAnyway",
-                "label_selector": {"match_labels": self.labels},
-            }
-            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
-        ]
-        pod_security: dict[str, Any] = {
-            "run_as_non_root": True,
-            "seccomp_profile": {"type": "RuntimeDefault"},
-        }
-        if pod_sysctls:
-            pod_security["sysctls"] = [dict(s) for s in pod_sysctls]
         self.deployment = k8s.apps.v1.Deployment(
-            f"{resource_name}-deployment",
+            f"{prefix}-deployment",
             metadata={
-                "name": self.name,
-                "namespace": self.namespace,
+                "name": plan.name,
+                "namespace": plan.namespace,
                 "labels": {**self.object_labels, **self.labels},
             },
-            spec=untyped(
-                {
-                    "replicas": settings.replicas,
-                    "selector": {"match_labels": self.labels},
-                    "strategy": {
-                        "type": "RollingUpdate",
-                        "rolling_update": {"max_surge": 1, "max_unavailable": 0},
-                    },
-                    "template": {
-                        "metadata": {
-                            # The injector replaces `image: auto` with the proxy image that
-                            # matches the control plane, and keeps it current on restarts.
-                            "annotations": {"inject.istio.io/templates": "gateway"},
-                            "labels": {**self.labels, "sidecar.istio.io/inject": "true"},
-                        },
-                        "spec": {
-                            "service_account_name": self.name,
-                            "security_context": pod_security,
-                            "node_selector": dict(settings.node_selector) or None,
-                            "tolerations": [dict(t) for t in settings.tolerations] or None,
-                            "topology_spread_constraints": spread,
-                            "containers": [
-                                {
-                                    "name": "istio-proxy",
-                                    "image": "auto",
-                                    "resources": {
-                                        "requests": dict(settings.resources.requests),
-                                        "limits": dict(settings.resources.limits),
-                                    },
-                                    # Explicit, not left to the injection template: the
-                                    # proxy's own UID/GID 1337, as Istio's gateway chart
-                                    # sets them (istio/istio
-                                    # manifests/charts/gateway/templates/deployment.yaml).
-                                    "security_context": {
-                                        "allow_privilege_escalation": False,
-                                        "privileged": False,
-                                        "read_only_root_filesystem": True,
-                                        "run_as_non_root": True,
-                                        "run_as_user": PROXY_UID,
-                                        "run_as_group": PROXY_GID,
-                                        "capabilities": {"drop": ["ALL"]},
-                                    },
-                                }
-                            ],
-                        },
-                    },
-                }
-            ),
+            spec=untyped(plan.deployment_spec),
             opts=pulumi.ResourceOptions(
                 parent=owner, depends_on=[*depends, self.service_account, self.role_binding]
             ),
         )
         self.pdb = k8s.policy.v1.PodDisruptionBudget(
-            f"{resource_name}-pdb",
-            metadata={"name": self.name, "namespace": self.namespace, "labels": self.object_labels},
-            spec={"min_available": 1, "selector": {"match_labels": self.labels}},
+            f"{prefix}-pdb",
+            metadata={"name": plan.name, "namespace": plan.namespace, "labels": self.object_labels},
+            spec=untyped(plan.pdb_spec),
             opts=in_namespace,
         )
 
@@ -537,11 +429,7 @@ class EgressGateway(pulumi.ComponentResource):
         resolved_names(settings, name, where=where)
         super().__init__("meshlink:index:EgressGateway", name, None, opts)
         workload = _GatewayWorkload(
-            self,
-            name,
-            settings,
-            where=where,
-            component="egress-gateway",
+            self, plan_gateway_workload(name, settings, where=where, component="egress-gateway")
         )
         self.workload = workload
         self.namespace: str = workload.namespace
@@ -652,13 +540,15 @@ class IngressGateway(pulumi.ComponentResource):
     ) -> None:
         workload = _GatewayWorkload(
             self,
-            name,
-            settings,
-            where=where,
-            component="ingress-gateway",
-            # As Istio's own gateway chart does: lets the non-root proxy bind a link port
-            # below 1024 if one is chosen.
-            pod_sysctls=[{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}],
+            plan_gateway_workload(
+                name,
+                settings,
+                where=where,
+                component="ingress-gateway",
+                # As Istio's own gateway chart does: lets the non-root proxy bind a link
+                # port below 1024 if one is chosen.
+                pod_sysctls=[{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}],
+            ),
         )
         self.workload = workload
         self.namespace: str = workload.namespace

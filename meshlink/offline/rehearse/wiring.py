@@ -179,7 +179,7 @@ def gateway_namespaces(render: Render, gateway: KubeObject) -> list[str]:
 
 
 @dataclass(frozen=True)
-class _Server:
+class GatewayServer:
     gateway: KubeObject
     index: int
     server: Mapping[str, Any]
@@ -201,18 +201,20 @@ class _Server:
         return f"{self.gateway.ref} servers[{self.index}]"
 
 
-def _servers(render: Render, *, mode: str, cluster: str | None = None) -> list[_Server]:
+def gateway_servers(
+    render: Render, *, mode: str, cluster: str | None = None
+) -> list[GatewayServer]:
     out = []
     for gateway in render.of_kind("Gateway", cluster=cluster):
         for index, server in enumerate(_list(gateway.spec.get("servers"))):
             server = _mapping(server)
             if str(_mapping(server.get("tls")).get("mode", "")).upper() == mode:
-                out.append(_Server(gateway, index, server))
+                out.append(GatewayServer(gateway, index, server))
     return out
 
 
 @dataclass(frozen=True)
-class _Origination:
+class Origination:
     rule: KubeObject
     where: str
     port: int | None
@@ -227,19 +229,19 @@ class _Origination:
         return f"{self.rule.ref} {self.where}"
 
 
-def _originations(render: Render) -> list[_Origination]:
+def originations(render: Render) -> list[Origination]:
     out = []
     for rule in render.of_kind("DestinationRule"):
         policy = _mapping(rule.spec.get("trafficPolicy"))
         tls = _mapping(policy.get("tls"))
         if str(tls.get("mode", "")).upper() == "MUTUAL":
-            out.append(_Origination(rule, "trafficPolicy.tls", None, tls))
+            out.append(Origination(rule, "trafficPolicy.tls", None, tls))
         for index, setting in enumerate(_list(policy.get("portLevelSettings"))):
             setting = _mapping(setting)
             tls = _mapping(setting.get("tls"))
             if str(tls.get("mode", "")).upper() == "MUTUAL":
                 out.append(
-                    _Origination(
+                    Origination(
                         rule,
                         f"trafficPolicy.portLevelSettings[{index}].tls",
                         _port_number(setting.get("port")),
@@ -439,7 +441,7 @@ def _tls_version_settings(
     return minimum, maximum
 
 
-def _bound_virtual_services(render: Render, server: _Server, sni: str) -> list[KubeObject]:
+def _bound_virtual_services(render: Render, server: GatewayServer, sni: str) -> list[KubeObject]:
     gateway = server.gateway
     out = []
     for vs in render.of_kind("VirtualService", cluster=gateway.cluster):
@@ -486,7 +488,7 @@ def _tcp_target(vs: KubeObject, *, port: int | None, where: str, problems: list[
 
 
 def _check_service_entry(
-    render: Render, origination: _Origination, link_port: int, problems: list[str]
+    render: Render, origination: Origination, link_port: int, problems: list[str]
 ) -> None:
     for entry in render.of_kind("ServiceEntry", cluster=origination.rule.cluster):
         if origination.host not in _strings(entry.spec.get("hosts")):
@@ -514,182 +516,268 @@ def _check_service_entry(
 # --- the plan ----------------------------------------------------------------------------
 
 
-def _plan_one(render: Render, origination: _Origination, problems: list[str]) -> LinkPlan | None:
-    start = len(problems)
-    dr_where = origination.ref
-    tls = origination.tls
-    host = origination.host
-    notes: list[str] = []
+@dataclass(frozen=True)
+class OriginationTLS:
+    """What the egress gateway's origination settings ask of the link."""
 
+    credential_name: str
+    sni: str
+    server_names: list[str]
+
+
+def check_origination(
+    origination: Origination, problems: list[str], notes: list[str]
+) -> OriginationTLS:
+    """The DestinationRule's TLS settings, refusing those the link cannot work (or be
+    safe) without."""
+    where = origination.ref
+    tls = origination.tls
     credential_name = str(tls.get("credentialName") or "")
     if not credential_name:
         problems.append(
-            f"{dr_where}: no credentialName; the rehearsal (and managed gateways) read the "
+            f"{where}: no credentialName; the rehearsal (and managed gateways) read the "
             "client credential from a Secret"
         )
     sni = str(tls.get("sni") or "")
     if not sni:
-        problems.append(f"{dr_where}: no sni; the ingress gateway selects the link's server by SNI")
+        problems.append(f"{where}: no sni; the ingress gateway selects the link's server by SNI")
     server_names = _strings(tls.get("subjectAltNames"))
     if not server_names:
         problems.append(
-            f"{dr_where}: no subjectAltNames; without them the egress gateway does not check "
+            f"{where}: no subjectAltNames; without them the egress gateway does not check "
             "the server certificate's name (istio#35436)"
         )
     if tls.get("insecureSkipVerify") is True:
-        problems.append(f"{dr_where}: insecureSkipVerify is true; the server would not be verified")
+        problems.append(f"{where}: insecureSkipVerify is true; the server would not be verified")
     for key in sorted(set(tls) - DESTINATION_RULE_TLS_SETTINGS_REHEARSED - {"insecureSkipVerify"}):
-        notes.append(f"{dr_where}.{key} is not rehearsed")
+        notes.append(f"{where}.{key} is not rehearsed")
+    return OriginationTLS(credential_name, sni, server_names)
 
+
+@dataclass(frozen=True)
+class ClientSide:
+    egress_gateway: str
+    """The egress Gateway server that originates the link; empty when none was found or
+    there is no credential to read."""
+    credential: Credential | None
+    secret: str
+
+
+def read_client_side(
+    render: Render, origination: Origination, credential_name: str, problems: list[str]
+) -> ClientSide:
+    """The egress Gateway serving the host to sidecars, and the client Secret in every
+    namespace its pods run in."""
     cluster = origination.rule.cluster
+    host = origination.host
     egress = [
         s
-        for s in _servers(render, mode="ISTIO_MUTUAL", cluster=cluster)
+        for s in gateway_servers(render, mode="ISTIO_MUTUAL", cluster=cluster)
         if s.port == EGRESS_GATEWAY_PORT and _any_host_matches(s.hosts, host)
     ]
-    egress_ref = ""
-    client: Credential | None = None
-    client_ref = ""
     if not egress:
         problems.append(
-            f"{dr_where}: no egress Gateway in cluster {cluster!r} with a server on port "
-            f"{EGRESS_GATEWAY_PORT}, mode ISTIO_MUTUAL and host {host}; cannot tell which "
-            "gateway originates the link, nor where its Secret must be"
+            f"{origination.ref}: no egress Gateway in cluster {cluster!r} with a server on "
+            f"port {EGRESS_GATEWAY_PORT}, mode ISTIO_MUTUAL and host {host}; cannot tell "
+            "which gateway originates the link, nor where its Secret must be"
         )
-    elif credential_name:
-        egress_ref = egress[0].ref
-        namespaces = sorted({ns for s in egress for ns in gateway_namespaces(render, s.gateway)})
-        client, client_ref = _read_credential(
-            render,
-            cluster=cluster,
-            namespaces=namespaces,
-            name=credential_name,
-            role="client",
-            used_by=dr_where,
-            problems=problems,
-        )
+        return ClientSide("", None, "")
+    if not credential_name:
+        return ClientSide("", None, "")
+    namespaces = sorted({ns for s in egress for ns in gateway_namespaces(render, s.gateway)})
+    credential, secret = _read_credential(
+        render,
+        cluster=cluster,
+        namespaces=namespaces,
+        name=credential_name,
+        role="client",
+        used_by=origination.ref,
+        problems=problems,
+    )
+    return ClientSide(egress[0].ref, credential, secret)
 
-    # The ingress picks its server by SNI, so look the Gateway up by SNI first.
+
+def choose_ingress_server(
+    render: Render, origination: Origination, sni: str, problems: list[str]
+) -> GatewayServer | None:
+    """The MUTUAL Gateway server the ingress gateway would select: by SNI (the host when
+    there is none), an exact host before a wildcard."""
+    host = origination.host
     lookup = sni or host
-    candidates = [s for s in _servers(render, mode="MUTUAL") if _any_host_matches(s.hosts, lookup)]
+    mutual = gateway_servers(render, mode="MUTUAL")
+    candidates = [s for s in mutual if _any_host_matches(s.hosts, lookup)]
     exact = [s for s in candidates if any(gateway_host(h) == lookup for h in s.hosts)]
-    chosen = (exact or candidates)[:1]
-    if not chosen and sni:
-        by_host = [s for s in _servers(render, mode="MUTUAL") if _any_host_matches(s.hosts, host)]
-        if by_host:
-            problems.append(
-                f"{dr_where}: sni {sni!r} is not among the hosts {by_host[0].hosts} of "
-                f"{by_host[0].ref}; the ingress gateway would not select that server"
-            )
-        else:
-            problems.append(
-                f"{dr_where}: no Gateway in any cluster has a MUTUAL server for {sni!r}"
-            )
+    chosen = exact or candidates
+    if chosen:
+        return chosen[0]
+    if not sni:
+        problems.append(
+            f"{origination.ref}: no Gateway in any cluster has a MUTUAL server for {host!r}"
+        )
         return None
-    if not chosen:
-        problems.append(f"{dr_where}: no Gateway in any cluster has a MUTUAL server for {host!r}")
-        return None
-    server = chosen[0]
-    gw_where = server.ref
-    gw_tls = server.tls
+    by_host = [s for s in mutual if _any_host_matches(s.hosts, host)]
+    if by_host:
+        problems.append(
+            f"{origination.ref}: sni {sni!r} is not among the hosts {by_host[0].hosts} of "
+            f"{by_host[0].ref}; the ingress gateway would not select that server"
+        )
+    else:
+        problems.append(
+            f"{origination.ref}: no Gateway in any cluster has a MUTUAL server for {sni!r}"
+        )
+    return None
+
+
+def check_link_port(
+    server: GatewayServer,
+    origination: Origination,
+    lookup: str,
+    problems: list[str],
+    notes: list[str],
+) -> int | None:
+    """The port the Gateway serves the link on, checked against the origination's port;
+    None when the server has no port number (nothing else can be checked then)."""
     link_port = server.port
     if link_port is None:
-        problems.append(f"{gw_where}: the server has no port.number")
+        problems.append(f"{server.ref}: the server has no port.number")
         return None
     protocol = str(_mapping(server.server.get("port")).get("protocol", "")).upper()
     if protocol != "TLS":
         problems.append(
-            f"{gw_where}: port protocol is {protocol or 'unset'}; a link terminated into tcp: "
-            "routes needs protocol TLS"
+            f"{server.ref}: port protocol is {protocol or 'unset'}; a link terminated into "
+            "tcp: routes needs protocol TLS"
         )
     if origination.port is not None and origination.port != link_port:
         problems.append(
-            f"{dr_where}: originates TLS on port {origination.port}, but {gw_where} serves "
-            f"{lookup} on port {link_port}"
+            f"{origination.ref}: originates TLS on port {origination.port}, but {server.ref} "
+            f"serves {lookup} on port {link_port}"
         )
     elif origination.port is None:
         notes.append(
-            f"{dr_where} applies to every port of {host}; rehearsing the Gateway port {link_port}"
+            f"{origination.ref} applies to every port of {origination.host}; rehearsing the "
+            f"Gateway port {link_port}"
         )
-    _check_service_entry(render, origination, link_port, problems)
+    return link_port
 
-    min_version, max_version = _tls_version_settings(gw_tls, where=gw_where, problems=problems)
-    allowed = _strings(gw_tls.get("subjectAltNames"))
+
+@dataclass(frozen=True)
+class GatewayTLS:
+    """The ingress Gateway server's TLS settings, as the rehearsal's HAProxy applies them."""
+
+    min_version: str
+    max_version: str
+    cipher_suites: list[str]
+    allowed_client_sans: list[str]
+    """Empty: any certificate under the server's ca.crt is accepted."""
+
+
+def check_gateway_tls(server: GatewayServer, problems: list[str], notes: list[str]) -> GatewayTLS:
+    tls = server.tls
+    min_version, max_version = _tls_version_settings(tls, where=server.ref, problems=problems)
+    allowed = _strings(tls.get("subjectAltNames"))
     if not allowed:
         notes.append(
-            f"{gw_where} has no subjectAltNames: any certificate under its ca.crt is accepted"
+            f"{server.ref} has no subjectAltNames: any certificate under its ca.crt is accepted"
         )
-    for key in sorted(set(gw_tls) - GATEWAY_TLS_SETTINGS_REHEARSED):
-        notes.append(f"{gw_where}.tls.{key} is not rehearsed")
+    for key in sorted(set(tls) - GATEWAY_TLS_SETTINGS_REHEARSED):
+        notes.append(f"{server.ref}.tls.{key} is not rehearsed")
+    return GatewayTLS(min_version, max_version, _strings(tls.get("cipherSuites")), allowed)
 
-    server_credential: Credential | None = None
-    server_ref = ""
-    gw_credential = str(gw_tls.get("credentialName") or "")
-    if not gw_credential:
-        problems.append(f"{gw_where}: no credentialName for the server certificate")
-    else:
-        server_credential, server_ref = _read_credential(
-            render,
-            cluster=server.gateway.cluster,
-            namespaces=gateway_namespaces(render, server.gateway),
-            name=gw_credential,
-            role="server",
-            used_by=gw_where,
-            problems=problems,
-        )
 
-    target = None
+def read_server_credential(
+    render: Render, server: GatewayServer, problems: list[str]
+) -> tuple[Credential | None, str]:
+    """The server Secret named by the Gateway's credentialName, and how to name it."""
+    name = str(server.tls.get("credentialName") or "")
+    if not name:
+        problems.append(f"{server.ref}: no credentialName for the server certificate")
+        return None, ""
+    return _read_credential(
+        render,
+        cluster=server.gateway.cluster,
+        namespaces=gateway_namespaces(render, server.gateway),
+        name=name,
+        role="server",
+        used_by=server.ref,
+        problems=problems,
+    )
+
+
+def route_target(
+    render: Render, server: GatewayServer, lookup: str, link_port: int, problems: list[str]
+) -> tuple[str, str | None]:
+    """The VirtualService bound to the Gateway for the link host, and where its tcp:
+    route sends the terminated traffic (None when it sends it nowhere)."""
     bound = _bound_virtual_services(render, server, lookup)
     if not bound:
         problems.append(
-            f"{gw_where}: no VirtualService in cluster {server.gateway.cluster!r} is bound to "
-            f"this Gateway for host {lookup}; terminated traffic would go nowhere"
+            f"{server.ref}: no VirtualService in cluster {server.gateway.cluster!r} is bound "
+            f"to this Gateway for host {lookup}; terminated traffic would go nowhere"
         )
-        vs_ref = ""
-    else:
-        vs_ref = bound[0].ref
-        target = _tcp_target(bound[0], port=link_port, where=gw_where, problems=problems)
+        return "", None
+    return bound[0].ref, _tcp_target(bound[0], port=link_port, where=server.ref, problems=problems)
+
+
+def _plan_one(render: Render, origination: Origination, problems: list[str]) -> LinkPlan | None:
+    """The link the origination starts, checked step by step; None (with problems) when
+    any step finds one."""
+    start = len(problems)
+    notes: list[str] = []
+    asked = check_origination(origination, problems, notes)
+    client = read_client_side(render, origination, asked.credential_name, problems)
+    server = choose_ingress_server(render, origination, asked.sni, problems)
+    if server is None:
+        return None
+    # The ingress picks its server by SNI, so the link is looked up by SNI first.
+    lookup = asked.sni or origination.host
+    link_port = check_link_port(server, origination, lookup, problems, notes)
+    if link_port is None:
+        return None
+    _check_service_entry(render, origination, link_port, problems)
+    gateway_tls = check_gateway_tls(server, problems, notes)
+    server_credential, server_secret = read_server_credential(render, server, problems)
+    virtual_service, target = route_target(render, server, lookup, link_port, problems)
 
     client_issuer = server_issuer = None
-    if client is not None and server_credential is not None:
+    if client.credential is not None and server_credential is not None:
         client_issuer, server_issuer = _cross_check(
             render,
-            client,
+            client.credential,
             server_credential,
-            client_ref=client_ref,
-            server_ref=server_ref,
-            server_names=server_names,
+            client_ref=client.secret,
+            server_ref=server_secret,
+            server_names=asked.server_names,
             sni=lookup,
-            allowed=allowed,
-            dr_where=dr_where,
-            gw_where=gw_where,
+            allowed=gateway_tls.allowed_client_sans,
+            dr_where=origination.ref,
+            gw_where=server.ref,
             problems=problems,
         )
 
     if len(problems) > start:
         return None
-    assert client is not None and server_credential is not None and target is not None
-    assert client_issuer is not None and server_issuer is not None
+    assert client.credential is not None and server_credential is not None
+    assert target is not None and client_issuer is not None and server_issuer is not None
     return LinkPlan(
-        fqdn=host,
+        fqdn=origination.host,
         sni=lookup,
-        client_cluster=cluster,
+        client_cluster=origination.rule.cluster,
         server_cluster=server.gateway.cluster,
-        destination_rule=dr_where,
-        egress_gateway=egress_ref,
-        client_secret=client_ref,
-        client=client,
-        server_names=server_names,
+        destination_rule=origination.ref,
+        egress_gateway=client.egress_gateway,
+        client_secret=client.secret,
+        client=client.credential,
+        server_names=asked.server_names,
         link_port=link_port,
-        gateway=gw_where,
+        gateway=server.ref,
         gateway_hosts=[gateway_host(h) for h in server.hosts],
-        min_version=min_version,
-        max_version=max_version,
-        cipher_suites=_strings(gw_tls.get("cipherSuites")),
-        allowed_client_sans=allowed,
-        server_secret=server_ref,
+        min_version=gateway_tls.min_version,
+        max_version=gateway_tls.max_version,
+        cipher_suites=gateway_tls.cipher_suites,
+        allowed_client_sans=gateway_tls.allowed_client_sans,
+        server_secret=server_secret,
         server=server_credential,
-        virtual_service=vs_ref,
+        virtual_service=virtual_service,
         target=target,
         client_issuer=client_issuer,
         server_issuer=server_issuer,
@@ -764,8 +852,8 @@ def _cross_check(
 
 def plan_links(render: Render) -> list[LinkPlan]:
     """Every link in the render, or :class:`WiringError` listing every problem found."""
-    originations = _originations(render)
-    if not originations:
+    found = originations(render)
+    if not found:
         raise WiringError(
             [
                 "no DestinationRule in any cluster originates TLS with mode MUTUAL: there is no "
@@ -775,7 +863,7 @@ def plan_links(render: Render) -> list[LinkPlan]:
     problems: list[str] = []
     plans = []
     seen: set[tuple[str, str, int | None]] = set()
-    for origination in originations:
+    for origination in found:
         key = (origination.rule.cluster, origination.host, origination.port)
         if key in seen:
             continue
