@@ -15,6 +15,8 @@ import textwrap
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from meshlink.outputs import declared_outputs
+
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 ClassT = TypeVar("ClassT", bound=type)
@@ -87,6 +89,13 @@ def documents(args_cls: type) -> Callable[[ClassT], ClassT]:
         text = describe_args(args_cls)
         own = inspect.cleandoc(component.__doc__ or "")
         doc = f"{own}\n\n``args`` ({args_cls.__name__}):\n\n{textwrap.indent(text, '    ')}\n"
+        outputs = declared_outputs(component)
+        if outputs:
+            listed = "\n".join(
+                f"{name}\n" + textwrap.indent(text, "    ") if text else name
+                for name, text in outputs.items()
+            )
+            doc += f"\nOutputs:\n\n{textwrap.indent(listed, '    ')}\n"
         component.__doc__ = doc
         # Components define their own __init__; without this, help() shows its empty
         # docstring or Pulumi's inherited one.

@@ -19,6 +19,7 @@ from meshlink.demo.settings import (
     MySqlDemoSettings,
 )
 from meshlink.mesh.common import untyped
+from meshlink.outputs import Registered, register_declared_outputs
 from meshlink.validation import validate_args
 
 COMPONENT_TYPE = "meshlink:index:MySqlDemo"
@@ -94,6 +95,14 @@ class MySqlDemo(pulumi.ComponentResource):
     server_namespace: k8s.core.v1.Namespace
     client_namespace: k8s.core.v1.Namespace
     """Declare the link after this namespace: its NetworkPolicy goes into it."""
+    server_namespace_name: Registered[str]
+    """Where the MySQL server runs."""
+    client_namespace_name: Registered[str]
+    """Where the demo client runs."""
+    server_host: Registered[str]
+    """The MySQL Service's cluster-local host name: the link's target."""
+    client_target: Registered[str]
+    """What the client connects to: the linked FQDN and the app port."""
 
     def __init__(
         self, name: str, args: MySqlDemoArgs, opts: pulumi.ResourceOptions | None = None
@@ -135,15 +144,11 @@ class MySqlDemo(pulumi.ComponentResource):
         )
         self._server(name, settings, server_secrets)
         self._client(name, settings, client_secret)
-        self.register_outputs(
-            {
-                "server_namespace": settings.server_namespace,
-                "client_namespace": settings.client_namespace,
-                "server_host": f"{DEMO_MYSQL_SERVICE}.{settings.server_namespace}"
-                ".svc.cluster.local",
-                "client_target": f"{settings.fqdn}:{settings.app_port}",
-            }
-        )
+        self.server_namespace_name = settings.server_namespace
+        self.client_namespace_name = settings.client_namespace
+        self.server_host = f"{DEMO_MYSQL_SERVICE}.{settings.server_namespace}.svc.cluster.local"
+        self.client_target = f"{settings.fqdn}:{settings.app_port}"
+        register_declared_outputs(self)
 
     def _new_password(self, resource_name: str) -> random.RandomPassword:
         return random.RandomPassword(

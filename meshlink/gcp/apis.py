@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from meshlink.argdocs import documents
 from meshlink.gcp._validation import ProjectId
+from meshlink.outputs import Registered, register_declared_outputs
 from meshlink.validation import validate_args
 
 COMPONENT_TYPE = "meshlink:index:ProjectApis"
@@ -76,6 +77,8 @@ class ProjectApis(pulumi.ComponentResource):
     settings: ProjectApisSettings
     services: dict[str, list[projects.Service]]
     """The ``projects.Service`` resources of each project."""
+    enabled: Registered[dict[str, list[pulumi.Output[str]]]]
+    """The APIs enabled in each project."""
 
     def __init__(
         self,
@@ -100,14 +103,10 @@ class ProjectApis(pulumi.ComponentResource):
                 )
                 for service in dict.fromkeys(settings.services)
             ]
-        self.register_outputs(
-            {
-                "enabled": {
-                    project: [s.service for s in services]
-                    for project, services in self.services.items()
-                }
-            }
-        )
+        self.enabled = {
+            project: [s.service for s in services] for project, services in self.services.items()
+        }
+        register_declared_outputs(self)
 
     def for_project(self, project: str) -> list[pulumi.Resource]:
         """What a resource in ``project`` should wait on. Raises ``KeyError`` for a project

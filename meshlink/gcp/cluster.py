@@ -43,6 +43,7 @@ from meshlink.gcp._validation import (
     resource_name_checker,
 )
 from meshlink.gcp.fleet import FLEET_LOCATION, fleet_project_number, mesh_id_label
+from meshlink.outputs import Registered, register_declared_outputs
 from meshlink.validation import covers_all_addresses, validate_args
 
 COMPONENT_TYPE = "meshlink:index:MeshCluster"
@@ -461,13 +462,23 @@ class MeshCluster(pulumi.ComponentResource):
     feature_membership: gkehub.FeatureMembership
     provider: k8s.Provider
     """The Kubernetes provider for this cluster."""
-    mesh_id: pulumi.Output[str]
+    cluster_name: Registered[str]
+    """The GKE cluster's name."""
+    cluster_id: Registered[pulumi.Output[str]]
+    """The GKE cluster's resource id."""
+    mesh_id: Registered[pulumi.Output[str]]
     """``proj-<fleet project number>``."""
-    endpoint: pulumi.Output[str]
+    endpoint: Registered[pulumi.Output[str]]
     """The control plane's address."""
-    ca_certificate: pulumi.Output[str]
+    ca_certificate: Registered[pulumi.Output[str]]
     """The cluster CA (base64 PEM), as GKE reports it."""
-    kubeconfig: pulumi.Output[str]
+    workload_pool: Registered[str]
+    """The fleet's workload identity pool, ``<fleet project>.svc.id.goog``."""
+    membership_id: Registered[pulumi.Output[str]]
+    """The fleet membership's resource id."""
+    node_service_account_email: Registered[pulumi.Output[str]]
+    """The nodes' service account."""
+    kubeconfig: Registered[pulumi.Output[str]]
     """A secret kubeconfig using the ``gke-gcloud-auth-plugin`` exec credential. It resolves
     once the node pool and the mesh feature membership exist, so nothing is applied to a
     cluster that has no nodes or no mesh requested yet."""
@@ -484,25 +495,18 @@ class MeshCluster(pulumi.ComponentResource):
         super().__init__(COMPONENT_TYPE, name, None, opts)
         self.settings = settings
         plan = plan_mesh_cluster(name, settings)
+        self.cluster_name = plan.cluster_name
+        self.workload_pool = plan.workload_pool
         self.mesh_id = fleet_project_number(plan.fleet_project, self).apply(mesh_id_label)
         self._declare_node_identity(plan)
         self._declare_cluster(plan)
         self._declare_node_pool(plan)
         self._declare_fleet_registration(plan)
         self._declare_provider(plan)
-        self.register_outputs(
-            {
-                "cluster_name": plan.cluster_name,
-                "cluster_id": self.cluster.id,
-                "endpoint": self.endpoint,
-                "ca_certificate": self.ca_certificate,
-                "kubeconfig": self.kubeconfig,
-                "mesh_id": self.mesh_id,
-                "workload_pool": plan.workload_pool,
-                "membership_id": self.membership.id,
-                "node_service_account": self.node_service_account.email,
-            }
-        )
+        self.cluster_id = self.cluster.id
+        self.membership_id = self.membership.id
+        self.node_service_account_email = self.node_service_account.email
+        register_declared_outputs(self)
 
     def _declare_node_identity(self, plan: MeshClusterPlan) -> None:
         child = pulumi.ResourceOptions(parent=self)
@@ -704,12 +708,3 @@ class MeshCluster(pulumi.ComponentResource):
             enable_secret_mutable=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
-
-    @property
-    def cluster_name(self) -> str:
-        return self.settings.cluster_name
-
-    @property
-    def workload_pool(self) -> str:
-        """``<project>.svc.id.goog``."""
-        return self.settings.workload_pool

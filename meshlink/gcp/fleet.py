@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict
 
 from meshlink.argdocs import documents
 from meshlink.gcp._validation import ProjectId
+from meshlink.outputs import Registered, register_declared_outputs
 from meshlink.validation import validate_args
 
 COMPONENT_TYPE = "meshlink:index:ServiceMeshFeature"
@@ -93,11 +94,11 @@ class ServiceMeshFeature(pulumi.ComponentResource):
     hub_agent: projects.ServiceIdentity
     mesh_agent: projects.ServiceIdentity
     grants: list[projects.IAMMember]
-    project_number: pulumi.Output[str]
+    project_number: Registered[pulumi.Output[str]]
     """The fleet host project's number."""
-    mesh_id: pulumi.Output[str]
+    mesh_id: Registered[pulumi.Output[str]]
     """``proj-<fleet project number>``: the ``mesh_id`` label every member cluster carries."""
-    feature_name: pulumi.Output[str]
+    feature_name: Registered[pulumi.Output[str]]
     """The feature's name (``servicemesh``). It resolves only once the feature and all the
     cross-project grants exist, so a ``MeshCluster`` given it registers after them."""
 
@@ -159,13 +160,7 @@ class ServiceMeshFeature(pulumi.ComponentResource):
             self.feature.name, *[grant.id for grant in self.grants]
         ).apply(lambda values: str(values[0]))
 
-        self.register_outputs(
-            {
-                "feature_name": self.feature_name,
-                "project_number": self.project_number,
-                "mesh_id": self.mesh_id,
-            }
-        )
+        register_declared_outputs(self)
 
     @property
     def fleet_project(self) -> str:

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from meshlink.argdocs import documents
 from meshlink.gcp._validation import GcpName, ProjectId, StrInput
+from meshlink.outputs import Registered, register_declared_outputs
 from meshlink.validation import validate_args
 
 COMPONENT_TYPE = "meshlink:index:GoogleApisPrivateDns"
@@ -86,7 +87,11 @@ class GoogleApisPrivateDns(pulumi.ComponentResource):
     settings: GoogleApisPrivateDnsSettings
     zone: dns.ManagedZone
     records: list[dns.RecordSet]
-    cidr: str
+    zone_name: Registered[pulumi.Output[str]]
+    """The private zone's name."""
+    endpoint: Registered[str]
+    """The Private Google Access endpoint the zone points every Google API at."""
+    cidr: Registered[str]
     """The endpoint's range, for the client NetworkPolicy (``google_api_cidrs``)."""
 
     def __init__(
@@ -138,6 +143,6 @@ class GoogleApisPrivateDns(pulumi.ComponentResource):
                 opts=child,
             ),
         ]
-        self.register_outputs(
-            {"zone_name": self.zone.name, "endpoint": settings.host, "cidr": self.cidr}
-        )
+        self.zone_name = self.zone.name
+        self.endpoint = settings.host
+        register_declared_outputs(self)

@@ -25,6 +25,7 @@ from meshlink.gcp._validation import (
     check_host_address,
     check_link_zone,
 )
+from meshlink.outputs import Registered, register_declared_outputs
 from meshlink.validation import Fqdn, validate_args
 
 INGRESS_COMPONENT_TYPE = "meshlink:index:IngressAddress"
@@ -95,9 +96,11 @@ class IngressAddress(pulumi.ComponentResource):
 
     settings: IngressAddressSettings
     ingress_address: compute.Address
-    address: pulumi.Output[str]
+    address: Registered[pulumi.Output[str]]
     """The reserved IPv4 address (the gateway Service's ``loadBalancerIP``)."""
-    source_ranges: pulumi.Output[list[str]]
+    address_self_link: Registered[pulumi.Output[str]]
+    """The address resource's self link."""
+    source_ranges: Registered[pulumi.Output[list[str]]]
     """The allowlist: one ``<address>/32`` per client NAT address."""
 
     def __init__(
@@ -123,19 +126,14 @@ class IngressAddress(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.address = self.ingress_address.address
+        self.address_self_link = self.ingress_address.self_link
         nat = settings.client_nat_addresses
         if isinstance(nat, pulumi.Output):
             self.source_ranges = nat.apply(allowlist)
         else:
             self.source_ranges = pulumi.Output.all(*nat).apply(allowlist)
 
-        self.register_outputs(
-            {
-                "address": self.address,
-                "address_self_link": self.ingress_address.self_link,
-                "source_ranges": self.source_ranges,
-            }
-        )
+        register_declared_outputs(self)
 
     @property
     def address_name(self) -> str:
@@ -203,6 +201,12 @@ class LinkDnsZone(pulumi.ComponentResource):
     zone: dns.ManagedZone
     records: dict[str, dns.RecordSet]
     """The A record of each FQDN."""
+    zone_name: Registered[pulumi.Output[str]]
+    """The private zone's name."""
+    dns_name: Registered[pulumi.Output[str]]
+    """The zone's DNS name, with its trailing dot."""
+    fqdns: Registered[list[str]]
+    """The names the zone answers for."""
 
     def __init__(
         self,
@@ -241,10 +245,7 @@ class LinkDnsZone(pulumi.ComponentResource):
             for fqdn in settings.fqdns
         }
 
-        self.register_outputs(
-            {
-                "zone_name": self.zone.name,
-                "dns_name": self.zone.dns_name,
-                "fqdns": list(self.records),
-            }
-        )
+        self.zone_name = self.zone.name
+        self.dns_name = self.zone.dns_name
+        self.fqdns = list(self.records)
+        register_declared_outputs(self)

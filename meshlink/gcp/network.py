@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from meshlink.argdocs import documents
 from meshlink.gcp._validation import GcpName, ProjectId, Region, cidr_checker
+from meshlink.outputs import Registered, register_declared_outputs
 from meshlink.validation import MeshlinkValidationError, validate_args
 
 COMPONENT_TYPE = "meshlink:index:MeshNetwork"
@@ -182,12 +183,19 @@ class MeshNetwork(pulumi.ComponentResource):
     nat: compute.RouterNat
     nat_ips: list[compute.Address]
     firewalls: list[compute.Firewall]
-    network_id: pulumi.Output[str]
+    network_id: Registered[pulumi.Output[str]]
     """``projects/<project>/global/networks/<name>``."""
-    network_self_link: pulumi.Output[str]
-    subnetwork_id: pulumi.Output[str]
-    subnetwork_self_link: pulumi.Output[str]
-    nat_addresses: pulumi.Output[list[str]]
+    network_self_link: Registered[pulumi.Output[str]]
+    """The VPC's self link."""
+    subnetwork_id: Registered[pulumi.Output[str]]
+    """The subnet's resource id."""
+    subnetwork_self_link: Registered[pulumi.Output[str]]
+    """The subnet's self link."""
+    pods_range_name: Registered[str]
+    """Secondary range name for the cluster's Pods (``MeshCluster`` ``pods_range_name``)."""
+    services_range_name: Registered[str]
+    """Secondary range name for Services (``MeshCluster`` ``services_range_name``)."""
+    nat_addresses: Registered[pulumi.Output[list[str]]]
     """The NAT's static egress addresses, in order."""
 
     def __init__(
@@ -324,27 +332,9 @@ class MeshNetwork(pulumi.ComponentResource):
         self.subnetwork_self_link = self.subnetwork.self_link
         self.nat_addresses = pulumi.Output.all(*[a.address for a in self.nat_ips]).apply(list)
 
-        self.register_outputs(
-            {
-                "network_id": self.network_id,
-                "network_self_link": self.network_self_link,
-                "subnetwork_id": self.subnetwork_id,
-                "subnetwork_self_link": self.subnetwork_self_link,
-                "pods_range_name": settings.pods_range_name,
-                "services_range_name": settings.services_range_name,
-                "nat_addresses": self.nat_addresses,
-            }
-        )
-
-    @property
-    def pods_range_name(self) -> str:
-        """Secondary range name for the cluster's Pods (``MeshCluster`` ``pods_range_name``)."""
-        return self.settings.pods_range_name
-
-    @property
-    def services_range_name(self) -> str:
-        """Secondary range name for Services (``MeshCluster`` ``services_range_name``)."""
-        return self.settings.services_range_name
+        self.pods_range_name = settings.pods_range_name
+        self.services_range_name = settings.services_range_name
+        register_declared_outputs(self)
 
     @property
     def control_plane_cidr(self) -> str | None:

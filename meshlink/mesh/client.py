@@ -50,6 +50,7 @@ from meshlink.mesh.identity import ClientIdentity, ClientIdentityArgs
 from meshlink.mesh.naming import LinkNames
 from meshlink.mesh.readiness import IstioReadinessArgs, IstioReadinessSettings
 from meshlink.mesh.services import LinkedService, LinkedServiceArgs
+from meshlink.outputs import Registered, register_declared_outputs
 from meshlink.pki import (
     LeafCertificate,
     LeafCertificateArgs,
@@ -173,6 +174,13 @@ class LinkClientSettings(BaseModel):
 @documents(LinkClientArgs)
 class LinkClient(LinkHalf):
     """Everything a link needs in the client cluster."""
+
+    egress_namespace: Registered[str]
+    """The egress gateway's namespace."""
+    egress_service_host: Registered[str]
+    """The egress gateway Service's cluster-local host name."""
+    client_san: Registered[str | None]
+    """The client certificate's SAN when it is issued here (None with ``credential``)."""
 
     def __init__(
         self,
@@ -335,16 +343,9 @@ class LinkClient(LinkHalf):
                 )
                 self._record("NetworkPolicy", client_namespace, names.network_policy())
 
-        self.egress_namespace: str = namespace
-        self.fqdns: list[str] = [s.fqdn for s in settings.services]
-        self.client_san: str | None = identity.san if identity is not None else None
+        self.egress_namespace = namespace
+        self.egress_service_host = egress.service_host
+        self.fqdns = [s.fqdn for s in settings.services]
+        self.client_san = identity.san if identity is not None else None
         """The SAN of a certificate issued here; None for a credential issued elsewhere."""
-        self.register_outputs(
-            {
-                "egress_namespace": self.egress_namespace,
-                "egress_service_host": egress.service_host,
-                "fqdns": self.fqdns,
-                "client_san": self.client_san,
-                "objects": self.objects,
-            }
-        )
+        register_declared_outputs(self)

@@ -54,6 +54,7 @@ from meshlink.mesh.gateway_plan import (
     plan_gateway_workload,
     resolved_names,
 )
+from meshlink.outputs import Registered, register_declared_outputs
 from meshlink.validation import (
     SYSTEM_NAMESPACES,
     KubernetesLabel,
@@ -408,14 +409,40 @@ class _GatewayWorkload:
         )
 
 
+class GatewayComponent(pulumi.ComponentResource):
+    """The outputs every gateway component has."""
+
+    namespace: Registered[str]
+    """The gateway's namespace."""
+    name: Registered[str]
+    """The gateway's name (its Deployment's or Service's)."""
+    labels: Registered[dict[str, str]]
+    """The labels that select the gateway's pods, which Istio Gateways select too."""
+
+
+class _IngressGatewayComponent(GatewayComponent):
+    """The outputs both ingress gateway components have."""
+
+    link_ports: Registered[list[int]]
+    """The link ports the gateway's Service exposes, sorted."""
+    address: Registered[pulumi.Output[str | None]]
+    """The load balancer's address: the static address when one was given, else what the
+    load balancer reports once provisioned."""
+
+
 @documents(EgressGatewayArgs)
-class EgressGateway(pulumi.ComponentResource):
+class EgressGateway(GatewayComponent):
     """The client cluster's egress gateway: where link traffic leaves the mesh.
 
     Client sidecars reach it over mesh mTLS on port 15443 and it originates the link
     TLS. Pass the client cluster's provider through ``opts`` (``provider=`` or
     ``providers=``).
     """
+
+    port: Registered[int]
+    """The port client sidecars reach the gateway on (mesh mTLS)."""
+    service_host: Registered[str]
+    """The gateway Service's cluster-local host name."""
 
     def __init__(
         self,
@@ -432,10 +459,10 @@ class EgressGateway(pulumi.ComponentResource):
             self, plan_gateway_workload(name, settings, where=where, component="egress-gateway")
         )
         self.workload = workload
-        self.namespace: str = workload.namespace
-        self.name: str = workload.name
-        self.labels: dict[str, str] = workload.labels
-        self.port: int = EGRESS_PORT
+        self.namespace = workload.namespace
+        self.name = workload.name
+        self.labels = workload.labels
+        self.port = EGRESS_PORT
         self.service = k8s.core.v1.Service(
             f"{name}-service",
             metadata={
@@ -467,16 +494,8 @@ class EgressGateway(pulumi.ComponentResource):
             service_name=workload.name,
             service_account=workload.name,
         )
-        self.service_host: str = self.ref.service_host
-        self.register_outputs(
-            {
-                "namespace": self.namespace,
-                "name": self.name,
-                "labels": self.labels,
-                "service_host": self.service_host,
-                "port": self.port,
-            }
-        )
+        self.service_host = self.ref.service_host
+        register_declared_outputs(self)
 
 
 def _field(value: Any, name: str) -> Any:
@@ -501,7 +520,7 @@ def _link_port_spec(port: int) -> dict[str, Any]:
 
 
 @documents(IngressGatewayArgs)
-class IngressGateway(pulumi.ComponentResource):
+class IngressGateway(_IngressGatewayComponent):
     """The server cluster's ingress gateway: where link traffic enters the mesh.
 
     A LoadBalancer Service exposes the link ports to the client cluster's egress
@@ -551,10 +570,10 @@ class IngressGateway(pulumi.ComponentResource):
             ),
         )
         self.workload = workload
-        self.namespace: str = workload.namespace
-        self.name: str = workload.name
-        self.labels: dict[str, str] = workload.labels
-        self.link_ports: list[int] = sorted(link_ports)
+        self.namespace = workload.namespace
+        self.name = workload.name
+        self.labels = workload.labels
+        self.link_ports = sorted(link_ports)
 
         annotations = dict(settings.service_annotations)
         if settings.internal:
@@ -601,7 +620,7 @@ class IngressGateway(pulumi.ComponentResource):
                 depends_on=[workload.namespace_resource] if workload.namespace_resource else [],
             ),
         )
-        self.address: pulumi.Output[str | None] = (
+        self.address = (
             pulumi.Output.from_input(static_ip)
             if static_ip is not None
             else self.service.status.apply(_lb_address)
@@ -613,15 +632,7 @@ class IngressGateway(pulumi.ComponentResource):
             service_name=workload.name,
             service_account=workload.name,
         )
-        self.register_outputs(
-            {
-                "namespace": self.namespace,
-                "name": self.name,
-                "labels": self.labels,
-                "link_ports": self.link_ports,
-                "address": self.address,
-            }
-        )
+        register_declared_outputs(self)
 
 
 def _check_not_any_source(cidr: str) -> str:
@@ -635,7 +646,7 @@ def _check_not_any_source(cidr: str) -> str:
 
 
 @documents(ExistingIngressGatewayArgs)
-class ExistingIngressGateway(pulumi.ComponentResource):
+class ExistingIngressGateway(_IngressGatewayComponent):
     """Adds the link ports to an ingress gateway that someone else deploys.
 
     The ports go in with a server-side-apply ``ServicePatch`` under a pinned field
@@ -643,6 +654,9 @@ class ExistingIngressGateway(pulumi.ComponentResource):
     ports it added. (A client-side JSON patch is neither, which is why removing a link by
     hand tends to leave the port open.)
     """
+
+    field_manager: Registered[str]
+    """The server-side-apply field manager that owns the added ports."""
 
     def __init__(
         self,
@@ -662,10 +676,10 @@ class ExistingIngressGateway(pulumi.ComponentResource):
     def _declare(
         self, name: str, settings: ExistingIngressGatewaySettings, link_ports: Sequence[int]
     ) -> None:
-        self.namespace: str = settings.namespace
-        self.name: str = settings.service_name
-        self.labels: dict[str, str] = dict(settings.labels)
-        self.link_ports: list[int] = sorted(link_ports)
+        self.namespace = settings.namespace
+        self.name = settings.service_name
+        self.labels = dict(settings.labels)
+        self.link_ports = sorted(link_ports)
         self.field_manager = settings.field_manager or f"meshlink-{name}"[:128]
         self.patch = k8s.core.v1.ServicePatch(
             f"{name}-link-ports",
@@ -677,7 +691,7 @@ class ExistingIngressGateway(pulumi.ComponentResource):
             spec=untyped({"ports": [_link_port_spec(p) for p in self.link_ports]}),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.address: pulumi.Output[str | None] = (
+        self.address = (
             pulumi.Output.from_input(settings.address)
             if settings.address is not None
             else self.patch.status.apply(_lb_address)
@@ -689,13 +703,4 @@ class ExistingIngressGateway(pulumi.ComponentResource):
             service_name=settings.service_name,
             service_account=settings.service_account,
         )
-        self.register_outputs(
-            {
-                "namespace": self.namespace,
-                "name": self.name,
-                "labels": self.labels,
-                "link_ports": self.link_ports,
-                "address": self.address,
-                "field_manager": self.field_manager,
-            }
-        )
+        register_declared_outputs(self)

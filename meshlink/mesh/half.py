@@ -20,6 +20,7 @@ from meshlink.mesh.common import MANAGED_BY
 from meshlink.mesh.naming import LinkNames, check_names
 from meshlink.mesh.readiness import IstioCrdGate, IstioReadinessSettings
 from meshlink.mesh.services import LinkedService, check_services
+from meshlink.outputs import Registered
 from meshlink.pki import (
     GatewayCredentialSecret,
     LeafCertificate,
@@ -165,7 +166,9 @@ class LinkHalf(pulumi.ComponentResource):
     """
 
     names: LinkNames
-    objects: dict[str, list[str]]
+    fqdns: Registered[list[str]]
+    """The linked services' FQDNs."""
+    objects: Registered[dict[str, list[str]]]
     """Per kind, the ``namespace/name`` of every Kubernetes object this half declared."""
     gate: IstioCrdGate
     """The readiness gate every Istio object of this half waits for."""

@@ -45,6 +45,7 @@ from meshlink.mesh.services import (
     check_services,
     check_target_policies,
 )
+from meshlink.outputs import Registered, register_declared_outputs
 from meshlink.pki import (
     CertificateAuthority,
     CertificateAuthorityArgs,
@@ -252,19 +253,18 @@ def _default_prefix(name: str, problems: list[str]) -> str:
 
 @documents(MeshLinkArgs)
 class MeshLink(pulumi.ComponentResource):
-    """Links ``services`` in the server cluster to workloads in the client cluster.
+    """Links ``services`` in the server cluster to workloads in the client cluster."""
 
-    Outputs: ``ingress_address`` (where the FQDNs must resolve in the client's
-    network), ``fqdns``, ``ca_certificate_pem`` (the link root, public) and
-    ``trust_bundle_pem``, and ``objects``: per cluster, per kind, the
-    ``namespace/name`` of every Kubernetes object declared.
-    """
-
-    ingress_address: pulumi.Output[str | None]
-    ca_certificate_pem: pulumi.Output[str]
-    trust_bundle_pem: pulumi.Output[str]
-    fqdns: list[str]
-    objects: dict[str, dict[str, list[str]]]
+    ingress_address: Registered[pulumi.Output[str | None]]
+    """Where the FQDNs must resolve in the client's network."""
+    fqdns: Registered[list[str]]
+    """The linked services' FQDNs."""
+    ca_certificate_pem: Registered[pulumi.Output[str]]
+    """The link root certificate (public)."""
+    trust_bundle_pem: Registered[pulumi.Output[str]]
+    """What both gateways trust: the link root, plus previous roots during a rotation."""
+    objects: Registered[dict[str, dict[str, list[str]]]]
+    """Per cluster, per kind, the ``namespace/name`` of every Kubernetes object declared."""
 
     def __init__(
         self, name: str, args: MeshLinkArgs, opts: pulumi.ResourceOptions | None = None
@@ -400,12 +400,4 @@ class MeshLink(pulumi.ComponentResource):
         self.ca_certificate_pem = issuer.root_cert_pem
         self.trust_bundle_pem = issuer.trust_bundle_pem
         self.objects = {"client": self.client.objects, "server": self.server.objects}
-        self.register_outputs(
-            {
-                "ingress_address": self.ingress_address,
-                "fqdns": self.fqdns,
-                "ca_certificate_pem": self.ca_certificate_pem,
-                "trust_bundle_pem": self.trust_bundle_pem,
-                "objects": self.objects,
-            }
-        )
+        register_declared_outputs(self)

@@ -51,6 +51,7 @@ from meshlink.mesh.half import (
 from meshlink.mesh.identity import check_identity
 from meshlink.mesh.readiness import IstioReadinessArgs, IstioReadinessSettings
 from meshlink.mesh.services import LinkedService, LinkedServiceArgs, check_target_policies
+from meshlink.outputs import Registered, register_declared_outputs
 from meshlink.pki import (
     LeafCertificate,
     LeafCertificateArgs,
@@ -194,7 +195,9 @@ EXISTING_GATEWAY_ACCOUNT_PROBLEM = (
 class LinkServer(LinkHalf):
     """Everything a link needs in the server cluster."""
 
-    ingress_address: pulumi.Output[str | None]
+    ingress_namespace: Registered[str]
+    """The ingress gateway's namespace."""
+    ingress_address: Registered[pulumi.Output[str | None]]
     """The ingress gateway's load balancer address: the static address when one was
     given, else what the load balancer reports once provisioned."""
 
@@ -347,14 +350,7 @@ class LinkServer(LinkHalf):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.gate]),
             )
 
-        self.ingress_namespace: str = namespace
+        self.ingress_namespace = namespace
         self.ingress_address = self.ingress.address
-        self.fqdns: list[str] = [s.fqdn for s in settings.services]
-        self.register_outputs(
-            {
-                "ingress_namespace": self.ingress_namespace,
-                "ingress_address": self.ingress_address,
-                "fqdns": self.fqdns,
-                "objects": self.objects,
-            }
-        )
+        self.fqdns = [s.fqdn for s in settings.services]
+        register_declared_outputs(self)

@@ -45,7 +45,8 @@ from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from meshlink.argdocs import documents
-from meshlink.pki.issuer import dedupe_pem, join_pem
+from meshlink.outputs import register_declared_outputs
+from meshlink.pki.issuer import IssuerComponent, dedupe_pem, join_pem
 from meshlink.pki.models import (
     HOURS_PER_DAY,
     HOURS_PER_YEAR,
@@ -221,7 +222,7 @@ def _parse(pem: str, setting: str) -> list[x509.Certificate]:
 
 
 @documents(CertificateAuthorityArgs)
-class CertificateAuthority(pulumi.ComponentResource):
+class CertificateAuthority(IssuerComponent):
     """A link root CA made with pulumi-tls, optionally with an issuing CA under it.
 
     Satisfies :class:`~meshlink.pki.LinkIssuer`. The private keys are reachable only as
@@ -229,12 +230,6 @@ class CertificateAuthority(pulumi.ComponentResource):
     this component.
     """
 
-    root_cert_pem: pulumi.Output[str]
-    trust_bundle_pem: pulumi.Output[str]
-    chain_pem: pulumi.Output[str]
-    issuer_cert_pem: pulumi.Output[str]
-    issuer_private_key_pem: pulumi.Output[str]
-    not_ready_reason: str | None = None
     leaf_validity_limit_hours: int | None = None
     """The lifetime of the certificate that signs the leaves: no leaf may be longer. (A
     leaf issued late in that certificate's life can still outlive it: rotate the CA, or
@@ -313,11 +308,4 @@ class CertificateAuthority(pulumi.ComponentResource):
             self.issuer_private_key_pem = pulumi.Output.secret(self.issuing_key.private_key_pem)
             self.chain_pem = self.issuing_cert.cert_pem.apply(lambda pem: join_pem([pem]))
 
-        self.register_outputs(
-            {
-                "root_cert_pem": self.root_cert_pem,
-                "trust_bundle_pem": self.trust_bundle_pem,
-                "chain_pem": self.chain_pem,
-                "issuer_cert_pem": self.issuer_cert_pem,
-            }
-        )
+        register_declared_outputs(self)

@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, ConfigDict, Field
 
 from meshlink.argdocs import documents
-from meshlink.pki.issuer import dedupe_pem, join_pem
+from meshlink.outputs import register_declared_outputs
+from meshlink.pki.issuer import IssuerComponent, dedupe_pem, join_pem
 from meshlink.pki.x509_checks import (
     CaChecks,
     CertificateProblem,
@@ -154,19 +155,13 @@ def _problems(
 
 
 @documents(ExistingCertificateAuthorityArgs)
-class ExistingCertificateAuthority(pulumi.ComponentResource):
+class ExistingCertificateAuthority(IssuerComponent):
     """A link CA from a certificate and key the user already has.
 
     Satisfies :class:`~meshlink.pki.LinkIssuer`. ``clock`` fixes "now" for the expiry
     check (tests); by default it is the machine's clock at program time.
     """
 
-    root_cert_pem: pulumi.Output[str]
-    trust_bundle_pem: pulumi.Output[str]
-    chain_pem: pulumi.Output[str]
-    issuer_cert_pem: pulumi.Output[str]
-    issuer_private_key_pem: pulumi.Output[str]
-    not_ready_reason: str | None = None
     leaf_validity_limit_hours: int | None = None
     """Whole hours from program time until ``cert_pem`` expires: no leaf may be longer."""
 
@@ -202,11 +197,4 @@ class ExistingCertificateAuthority(pulumi.ComponentResource):
         self.trust_bundle_pem = pulumi.Output.from_input(
             dedupe_pem([root_text, *model.previous_ca_certs])
         )
-        self.register_outputs(
-            {
-                "root_cert_pem": self.root_cert_pem,
-                "trust_bundle_pem": self.trust_bundle_pem,
-                "chain_pem": self.chain_pem,
-                "issuer_cert_pem": self.issuer_cert_pem,
-            }
-        )
+        register_declared_outputs(self)

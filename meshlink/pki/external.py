@@ -42,7 +42,8 @@ from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, ConfigDict, Field
 
 from meshlink.argdocs import documents
-from meshlink.pki.issuer import dedupe_pem, join_pem
+from meshlink.outputs import Registered, register_declared_outputs
+from meshlink.pki.issuer import IssuerComponent, dedupe_pem, join_pem
 from meshlink.pki.models import (
     CaSubjectModel,
     KeyArgs,
@@ -153,7 +154,7 @@ def _pem(cert: x509.Certificate) -> str:
 
 
 @documents(ExternallySignedCertificateAuthorityArgs)
-class ExternallySignedCertificateAuthority(pulumi.ComponentResource):
+class ExternallySignedCertificateAuthority(IssuerComponent):
     """An issuing CA with a key made here and a certificate signed offline.
 
     Satisfies :class:`~meshlink.pki.LinkIssuer` once ``signed_cert_pem`` is given.
@@ -161,12 +162,8 @@ class ExternallySignedCertificateAuthority(pulumi.ComponentResource):
     for the expiry checks (tests).
     """
 
-    csr_pem: pulumi.Output[str]
-    root_cert_pem: pulumi.Output[str]
-    trust_bundle_pem: pulumi.Output[str]
-    chain_pem: pulumi.Output[str]
-    issuer_cert_pem: pulumi.Output[str]
-    issuer_private_key_pem: pulumi.Output[str]
+    csr_pem: Registered[pulumi.Output[str]]
+    """The certificate signing request to have signed offline (holds no secret)."""
     not_ready_reason: str | None
     leaf_validity_limit_hours: int | None = None
     """Whole hours from program time until ``signed_cert_pem`` expires (None before it
@@ -243,12 +240,4 @@ class ExternallySignedCertificateAuthority(pulumi.ComponentResource):
                 lambda text: join_pem([text, *(_pem(c) for c in checked.intermediates)])
             )
 
-        self.register_outputs(
-            {
-                "csr_pem": self.csr_pem,
-                "root_cert_pem": self.root_cert_pem,
-                "trust_bundle_pem": self.trust_bundle_pem,
-                "chain_pem": self.chain_pem,
-                "issuer_cert_pem": self.issuer_cert_pem,
-            }
-        )
+        register_declared_outputs(self)

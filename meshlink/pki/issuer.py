@@ -13,6 +13,8 @@ from typing import Protocol, runtime_checkable
 
 import pulumi
 
+from meshlink.outputs import Registered
+
 
 @runtime_checkable
 class LinkIssuer(Protocol):
@@ -52,6 +54,25 @@ class LinkIssuer(Protocol):
         still waiting for its offline signature). Known when the program runs, so a leaf
         can refuse before anything is registered."""
         ...
+
+
+class IssuerComponent(pulumi.ComponentResource):
+    """The outputs the three link CA components share (each satisfies :class:`LinkIssuer`).
+    The signing key is an attribute, never an output: outputs are recorded in the state of
+    every stack that reads this one."""
+
+    root_cert_pem: Registered[pulumi.Output[str]]
+    """The current root certificate alone."""
+    trust_bundle_pem: Registered[pulumi.Output[str]]
+    """What a peer must trust to accept this CA's leaves (the peer's ``ca.crt``)."""
+    chain_pem: Registered[pulumi.Output[str]]
+    """The CA certificates sent after a leaf, nearest first, without the root."""
+    issuer_cert_pem: Registered[pulumi.Output[str]]
+    """The certificate of the CA that signs leaves."""
+    issuer_private_key_pem: pulumi.Output[str]
+    """The key that signs leaves: a secret Output, not registered."""
+    not_ready_reason: str | None = None
+    leaf_validity_limit_hours: int | None = None
 
 
 def join_pem(parts: Iterable[str | None]) -> str:

@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from meshlink.argdocs import documents
+from meshlink.outputs import Registered, register_declared_outputs
 from meshlink.pki.issuer import LinkIssuer, join_pem
 from meshlink.pki.models import (
     HOURS_PER_DAY,
@@ -238,13 +239,20 @@ class LeafCertificate(pulumi.ComponentResource):
     ``uris`` are the SANs as plain lists, for the Istio objects that must match them.
     """
 
-    cert_pem: pulumi.Output[str]
-    full_chain_pem: pulumi.Output[str]
+    cert_pem: Registered[pulumi.Output[str]]
+    """The leaf certificate alone."""
+    full_chain_pem: Registered[pulumi.Output[str]]
+    """The leaf followed by the issuer's chain: what belongs in ``tls.crt``."""
     private_key_pem: pulumi.Output[str]
-    validity_end_time: pulumi.Output[str]
-    dns_names: list[str]
-    uris: list[str]
-    role: str
+    """The leaf's key: a secret Output, not registered."""
+    validity_end_time: Registered[pulumi.Output[str]]
+    """When the leaf expires (RFC 3339)."""
+    dns_names: Registered[list[str]]
+    """The DNS SANs, for the Istio objects that must match them."""
+    uris: Registered[list[str]]
+    """The URI SANs."""
+    role: Registered[str]
+    """``server`` or ``client``: the extended key usage the leaf carries."""
 
     def __init__(
         self, name: str, args: LeafCertificateArgs, opts: pulumi.ResourceOptions | None = None
@@ -293,13 +301,4 @@ class LeafCertificate(pulumi.ComponentResource):
         self.private_key_pem = pulumi.Output.secret(self.key.private_key_pem)
         self.validity_end_time = self.certificate.validity_end_time
 
-        self.register_outputs(
-            {
-                "cert_pem": self.cert_pem,
-                "full_chain_pem": self.full_chain_pem,
-                "validity_end_time": self.validity_end_time,
-                "dns_names": self.dns_names,
-                "uris": self.uris,
-                "role": self.role,
-            }
-        )
+        register_declared_outputs(self)

@@ -23,6 +23,7 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from meshlink.argdocs import documents
+from meshlink.outputs import Registered, register_declared_outputs
 from meshlink.validation import KubernetesLabel, KubernetesName, validate_args
 
 TYPE = "meshlink:index:GatewayCredentialSecret"
@@ -111,8 +112,10 @@ class GatewayCredentialSecret(pulumi.ComponentResource):
     """
 
     secret: k8s.core.v1.Secret
-    secret_name: str
-    namespace: str
+    secret_name: Registered[str]
+    """The Secret's name, which the gateway's ``credentialName`` names."""
+    namespace: Registered[str]
+    """The gateway's namespace, where the Secret lives."""
 
     def __init__(
         self,
@@ -150,4 +153,4 @@ class GatewayCredentialSecret(pulumi.ComponentResource):
             string_data=string_data,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.register_outputs({"secret_name": self.secret_name, "namespace": self.namespace})
+        register_declared_outputs(self)
