@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from meshlink.mesh.gateways import EgressGatewaySettings, IngressGatewaySettings
+from meshlink.mesh.gateway_settings import EgressGatewaySettings, IngressGatewaySettings
 from meshlink.mesh.hardening import ClientNetworkPolicy
 from meshlink.validation import covers_all_addresses
 from tests.test_mesh_validation import link_with, run_bad

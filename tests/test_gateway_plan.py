@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from meshlink.mesh.gateway_plan import GatewayWorkloadPlan, plan_gateway_workload
-from meshlink.mesh.gateways import EgressGatewaySettings
+from meshlink.mesh.gateway_settings import EgressGatewaySettings
 from meshlink.validation import MeshlinkValidationError
 
 WHERE = "EgressGateway 'team-egress'"

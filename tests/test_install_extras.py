@@ -173,3 +173,8 @@ def test_require_extra_passes_when_installed_and_refuses_an_unknown_extra() -> N
     with pytest.raises(ValueError, match="unknown extra 'cloud'"):
         require_extra("cloud", "a test")
     assert issubclass(MissingExtraError, ImportError)
+
+
+def test_the_dev_stack_installs_what_its_program_imports() -> None:
+    lines = (ROOT / "requirements.txt").read_text().split()
+    assert ".[gcp]" in lines, "the dev stack imports meshlink.gcp and the demo (pulumi-random)"

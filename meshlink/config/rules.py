@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from meshlink.config.reader import ConfigReader, reject_derived
 from meshlink.config.sections import DnsSection, GatewaysSection
 from meshlink.gcp.google_apis_dns import ENDPOINTS as GOOGLE_API_ENDPOINTS
-from meshlink.mesh.gateways import EgressGatewaySettings, IngressGatewaySettings
+from meshlink.mesh.gateway_settings import EgressGatewaySettings, IngressGatewaySettings
 from meshlink.mesh.hardening import ClientNetworkPolicy
 from meshlink.mesh.naming import check_names
 from meshlink.mesh.services import LinkedService, check_services, check_target_policies

@@ -8,18 +8,16 @@ readiness gate every Istio object waits for.
 """
 
 from meshlink.mesh.client import LinkClient, LinkClientArgs
-from meshlink.mesh.gateways import (
-    EgressGateway,
+from meshlink.mesh.gateway_settings import (
     EgressGatewayArgs,
-    ExistingIngressGateway,
     ExistingIngressGatewayArgs,
     ExistingIngressGatewaySettingsArgs,
     GatewayArgs,
     GatewayResourcesArgs,
-    IngressGateway,
     IngressGatewayArgs,
     IngressGatewaySettingsArgs,
 )
+from meshlink.mesh.gateways import EgressGateway, ExistingIngressGateway, IngressGateway
 from meshlink.mesh.half import LinkCredentialArgs
 from meshlink.mesh.hardening import ClientNetworkPolicyArgs, ControlPlaneArgs, EgressPeerArgs
 from meshlink.mesh.identity import ClientIdentityArgs

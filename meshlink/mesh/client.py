@@ -29,7 +29,8 @@ from meshlink.argdocs import documents
 from meshlink.istio import IstioApiVersion, IstioSpec
 from meshlink.mesh import istio_objects as objects
 from meshlink.mesh.common import EGRESS_PORT
-from meshlink.mesh.gateways import EgressGateway, EgressGatewayArgs, EgressGatewaySettings
+from meshlink.mesh.gateway_settings import EgressGatewayArgs, EgressGatewaySettings
+from meshlink.mesh.gateways import EgressGateway
 from meshlink.mesh.half import (
     IssuedCredential,
     LinkCredential,

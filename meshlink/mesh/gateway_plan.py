@@ -16,7 +16,7 @@ from meshlink.mesh.common import MANAGED_BY
 from meshlink.validation import MeshlinkValidationError, check_dns1123_label
 
 if TYPE_CHECKING:
-    from meshlink.mesh.gateways import GatewaySettings
+    from meshlink.mesh.gateway_settings import GatewaySettings
 
 PROXY_UID = 1337
 PROXY_GID = 1337

@@ -20,7 +20,7 @@ from meshlink.argdocs import documents
 from meshlink.istio import IstioApiVersion
 from meshlink.mesh.ciphers import DEFAULT_CIPHER_SUITES, CipherSuites
 from meshlink.mesh.client import LinkClient, LinkClientSettings
-from meshlink.mesh.gateways import (
+from meshlink.mesh.gateway_settings import (
     EgressGatewayArgs,
     EgressGatewaySettings,
     ExistingIngressGatewaySettings,

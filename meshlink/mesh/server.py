@@ -29,16 +29,15 @@ from meshlink.argdocs import documents
 from meshlink.istio import IstioApiVersion, TLSProtocolVersion
 from meshlink.mesh import istio_objects as objects
 from meshlink.mesh.ciphers import DEFAULT_CIPHER_SUITES, CipherSuites
-from meshlink.mesh.gateways import (
-    ExistingIngressGateway,
+from meshlink.mesh.gateway_settings import (
     ExistingIngressGatewaySettings,
     ExistingIngressGatewaySettingsArgs,
-    IngressGateway,
     IngressGatewaySettings,
     IngressGatewaySettingsArgs,
     StandaloneExistingIngressGatewaySettings,
     StandaloneIngressGatewaySettings,
 )
+from meshlink.mesh.gateways import ExistingIngressGateway, IngressGateway
 from meshlink.mesh.half import (
     IssuedCredential,
     LinkCredential,
