@@ -15,7 +15,7 @@ import textwrap
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from meshlink.outputs import declared_outputs
+from meshlink.outputs import output_docs
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -89,7 +89,7 @@ def documents(args_cls: type) -> Callable[[ClassT], ClassT]:
         text = describe_args(args_cls)
         own = inspect.cleandoc(component.__doc__ or "")
         doc = f"{own}\n\n``args`` ({args_cls.__name__}):\n\n{textwrap.indent(text, '    ')}\n"
-        outputs = declared_outputs(component)
+        outputs = output_docs(component)
         if outputs:
             listed = "\n".join(
                 f"{name}\n" + textwrap.indent(text, "    ") if text else name

@@ -26,49 +26,61 @@ Registered = Annotated[T, _RegisteredOutput()]
 """``name: Registered[pulumi.Output[str]]``: ``name`` is an output of the component."""
 
 
-def _class_body(cls: type) -> list[ast.stmt]:
-    try:
-        source = textwrap.dedent(inspect.getsource(cls))
-    except (OSError, TypeError):
-        return []
-    node = ast.parse(source).body[0]
-    return node.body if isinstance(node, ast.ClassDef) else []
+def _is_registered(annotation: Any) -> bool:
+    if isinstance(annotation, str):  # postponed annotations: the source text
+        return annotation.startswith("Registered[")
+    return any(isinstance(m, _RegisteredOutput) for m in getattr(annotation, "__metadata__", ()))
 
 
-def _is_registered(annotation: ast.expr) -> bool:
-    # Read from the source: with postponed annotations the names need not resolve at run time.
-    return (
-        isinstance(annotation, ast.Subscript)
-        and isinstance(annotation.value, ast.Name)
-        and annotation.value.id == "Registered"
-    )
+def _own_classes(cls: type) -> list[type]:
+    """``cls`` and its bases, bases first, without Pulumi's and Python's own."""
+    return [
+        klass
+        for klass in reversed(cls.__mro__)
+        if klass.__module__.partition(".")[0] not in {"builtins", "pulumi"}
+    ]
 
 
-def declared_outputs(cls: type) -> dict[str, str]:
-    """The outputs ``cls`` and its bases declare, in declaration order (bases first), each
-    with its docstring ("" when it has none)."""
-    outputs: dict[str, str] = {}
-    for klass in reversed(cls.__mro__):
-        if klass.__module__.partition(".")[0] in {"builtins", "pulumi"}:
+_DECLARED: dict[type, tuple[str, ...]] = {}
+
+
+def declared_outputs(cls: type) -> tuple[str, ...]:
+    """The outputs ``cls`` and its bases declare, in declaration order (bases first).
+
+    Read from the class annotations, not the source, and once per class: it runs at every
+    registration."""
+    if cls not in _DECLARED:
+        names: dict[str, None] = {}
+        for klass in _own_classes(cls):
+            for name, annotation in vars(klass).get("__annotations__", {}).items():
+                if _is_registered(annotation):
+                    names[name] = None
+        _DECLARED[cls] = tuple(names)
+    return _DECLARED[cls]
+
+
+def output_docs(cls: type) -> dict[str, str]:
+    """Each declared output of ``cls`` with its docstring ("" when it has none), read from
+    the source (for ``help()`` and the tests)."""
+    docs = {name: "" for name in declared_outputs(cls)}
+    for klass in _own_classes(cls):
+        try:
+            source = textwrap.dedent(inspect.getsource(klass))
+        except (OSError, TypeError):
             continue
-        body = _class_body(klass)
-        for index, statement in enumerate(body):
-            if not (
+        node = ast.parse(source).body[0]
+        body = node.body if isinstance(node, ast.ClassDef) else []
+        for statement, following in zip(body, [*body[1:], None], strict=True):
+            if (
                 isinstance(statement, ast.AnnAssign)
                 and isinstance(statement.target, ast.Name)
-                and _is_registered(statement.annotation)
-            ):
-                continue
-            following = body[index + 1] if index + 1 < len(body) else None
-            doc = ""
-            if (
-                isinstance(following, ast.Expr)
+                and statement.target.id in docs
+                and isinstance(following, ast.Expr)
                 and isinstance(following.value, ast.Constant)
                 and isinstance(following.value.value, str)
             ):
-                doc = inspect.cleandoc(following.value.value)
-            outputs[statement.target.id] = doc
-    return outputs
+                docs[statement.target.id] = inspect.cleandoc(following.value.value)
+    return docs
 
 
 def register_declared_outputs(component: Any) -> None:

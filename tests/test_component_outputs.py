@@ -15,7 +15,7 @@ import meshlink.mesh
 import meshlink.pki
 from meshlink.demo import MySqlDemo
 from meshlink.offline.engine import OfflineRun
-from meshlink.outputs import Registered, declared_outputs, register_declared_outputs
+from meshlink.outputs import Registered, declared_outputs, output_docs, register_declared_outputs
 from tests.support.mesh import link_program, run_link
 from tests.test_stacks import ROOT, run_stack
 
@@ -47,7 +47,7 @@ def _registered_by_class(run: OfflineRun) -> dict[str, set[str]]:
 def test_every_public_component_declares_documented_outputs() -> None:
     assert len(COMPONENTS) >= 18
     for name, component in COMPONENTS.items():
-        outputs = declared_outputs(component)
+        outputs = output_docs(component)
         assert outputs, f"{name} declares no outputs"
         undocumented = [output for output, doc in outputs.items() if not doc]
         assert not undocumented, f"{name}: outputs without a docstring: {undocumented}"

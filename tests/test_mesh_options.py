@@ -407,7 +407,7 @@ def test_separate_cas_each_secret_trusts_the_peers_ca() -> None:
             "services": services,
             "issuer": client_ca,
             "client_identity": {"dns_name": mesh.CLIENT_SAN},
-            "client_namespaces": ["orders"],
+            "namespaces": ["orders"],
             "server_trust_bundle_pem": server_ca.trust_bundle_pem,
         }
         LinkClient("mysql-link", client_args, opts=pulumi.ResourceOptions(provider=client))

@@ -364,7 +364,7 @@ STANDALONE: dict[str, tuple[Any, list[str]]] = {
                     "services": mesh.services(1),
                     "issuer": "not-a-ca",
                     "client_identity": {"dns_name": mesh.CLIENT_SAN},
-                    "client_namespaces": ["orders"],
+                    "namespaces": ["orders"],
                 }
             ),
         ),

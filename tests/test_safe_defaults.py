@@ -253,7 +253,7 @@ def test_an_output_as_a_sides_issuer_says_what_to_pass() -> None:
             "services": mesh.services(1),
             "issuer": pulumi.Output.from_input("not a CA"),
             "client_identity": {"dns_name": mesh.CLIENT_SAN},
-            "client_namespaces": ["orders"],
+            "namespaces": ["orders"],
         }
         LinkClient("client", args, opts=pulumi.ResourceOptions(provider=client))
 
@@ -290,7 +290,7 @@ def test_a_leaf_lifetime_with_a_credential_is_refused() -> None:
                 "private_key_pem": "-----BEGIN PRIVATE KEY-----\n",
             },
             "server_trust_bundle_pem": "-----BEGIN CERTIFICATE-----\n",
-            "client_namespaces": ["orders"],
+            "namespaces": ["orders"],
             "leaf_lifetime": {"validity_hours": 1440},
         }
         LinkClient("client", args, opts=pulumi.ResourceOptions(provider=client))

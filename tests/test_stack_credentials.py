@@ -60,7 +60,7 @@ def _program() -> None:
         "services": mesh.services(2),
         "credential": issued["client"],
         "server_trust_bundle_pem": issued["trust"],
-        "client_namespaces": ["orders"],
+        "namespaces": ["orders"],
     }
     client = LinkClient("link", client_args, opts=pulumi.ResourceOptions(provider=client_provider))
     pulumi.export("client_san", client.client_san)
@@ -153,7 +153,7 @@ def _client_args(**overrides: Any) -> dict[str, Any]:
         "services": mesh.services(1),
         "credential": {"full_chain_pem": PEM_CHAIN, "private_key_pem": PEM_KEY},
         "server_trust_bundle_pem": PEM_CHAIN,
-        "client_namespaces": ["orders"],
+        "namespaces": ["orders"],
     }
     args.update(overrides)
     return {k: v for k, v in args.items() if v is not mesh.DELETE}

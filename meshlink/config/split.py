@@ -258,7 +258,7 @@ class ClientStackConfig:
                 "services": service_args(self.services),
                 "credential": credential,
                 "server_trust_bundle_pem": server_trust_bundle_pem,
-                "client_namespaces": list(section.namespaces),
+                "namespaces": list(section.namespaces),
                 "egress_gateway": dict(self.gateways.egress),
                 "network_policy": dict(section.network_policy),
                 "readiness": {"kubeconfig": cluster.kubeconfig},

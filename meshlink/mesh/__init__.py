@@ -7,7 +7,7 @@ that own only one cluster; ``EgressGateway``, ``IngressGateway`` and
 readiness gate every Istio object waits for.
 """
 
-from meshlink.mesh.client import LinkClient, LinkClientArgs
+from meshlink.mesh.client import ClientClusterArgs, LinkClient, LinkClientArgs
 from meshlink.mesh.gateway_settings import (
     EgressGatewayArgs,
     ExistingIngressGatewayArgs,
@@ -18,15 +18,16 @@ from meshlink.mesh.gateway_settings import (
     IngressGatewaySettingsArgs,
 )
 from meshlink.mesh.gateways import EgressGateway, ExistingIngressGateway, IngressGateway
-from meshlink.mesh.half import LinkCredentialArgs
+from meshlink.mesh.half import LinkCredentialArgs, LinkOptionsArgs
 from meshlink.mesh.hardening import ClientNetworkPolicyArgs, ControlPlaneArgs, EgressPeerArgs
 from meshlink.mesh.identity import ClientIdentityArgs
 from meshlink.mesh.link import MeshLink, MeshLinkArgs, MeshLinkClientArgs, MeshLinkServerArgs
 from meshlink.mesh.readiness import CrdWaitTimeout, IstioCrdGate, IstioReadinessArgs
-from meshlink.mesh.server import LinkServer, LinkServerArgs
+from meshlink.mesh.server import LinkServer, LinkServerArgs, ServerClusterArgs, ServerTlsArgs
 from meshlink.mesh.services import LinkedServiceArgs
 
 __all__ = [
+    "ClientClusterArgs",
     "ClientIdentityArgs",
     "ClientNetworkPolicyArgs",
     "ControlPlaneArgs",
@@ -47,6 +48,7 @@ __all__ = [
     "LinkClient",
     "LinkClientArgs",
     "LinkCredentialArgs",
+    "LinkOptionsArgs",
     "LinkServer",
     "LinkServerArgs",
     "LinkedServiceArgs",
@@ -54,4 +56,6 @@ __all__ = [
     "MeshLinkArgs",
     "MeshLinkClientArgs",
     "MeshLinkServerArgs",
+    "ServerClusterArgs",
+    "ServerTlsArgs",
 ]

@@ -19,14 +19,14 @@ owns the CA and the cluster teams never see its key.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, Required, TypedDict
+from typing import Any, Required, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from meshlink.argdocs import documents
-from meshlink.istio import IstioApiVersion, IstioSpec
+from meshlink.istio import IstioSpec
 from meshlink.mesh import istio_objects as objects
 from meshlink.mesh.common import EGRESS_PORT
 from meshlink.mesh.gateway_settings import EgressGatewayArgs, EgressGatewaySettings
@@ -36,6 +36,8 @@ from meshlink.mesh.half import (
     LinkCredential,
     LinkCredentialArgs,
     LinkHalf,
+    LinkOptions,
+    LinkOptionsArgs,
     check_issuer,
     check_one_source,
     default_prefix,
@@ -55,13 +57,9 @@ from meshlink.outputs import Registered, register_declared_outputs
 from meshlink.pki import (
     LeafCertificate,
     LeafCertificateArgs,
-    LeafLifetimeArgs,
     LinkIssuer,
-    Rotation,
 )
-from meshlink.pki.leaf import LeafLifetime
 from meshlink.validation import (
-    KubernetesLabel,
     MeshlinkValidationError,
     WorkloadNamespace,
     validate_args,
@@ -76,7 +74,44 @@ CLIENT_KINDS = (
 )
 
 
-class LinkClientArgs(TypedDict, total=False):
+class ClientClusterArgs(TypedDict, total=False):
+    """The client cluster's settings: the same in ``LinkClient`` and in ``MeshLink``'s
+    ``client``."""
+
+    namespaces: Required[Sequence[str]]
+    """Namespaces of the client workloads (they need sidecar injection): the link's routes
+    are exported to them and the NetworkPolicy, when enabled, goes into each."""
+    egress_gateway: EgressGatewayArgs
+    """Egress gateway settings; namespace and name default to ``<prefix>-egress``."""
+    network_policy: ClientNetworkPolicyArgs
+    """The egress lock-down of the client namespaces: off unless ``enabled: true``, since
+    it blocks every other outbound connection of the pods it selects."""
+    readiness: IstioReadinessArgs
+    """How the readiness gate reaches the client cluster (give its kubeconfig)."""
+    cluster_name: str
+    """Named in messages (default ``client``)."""
+
+
+class ClientClusterSettings(BaseModel):
+    """Validates :class:`ClientClusterArgs`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    namespaces: list[WorkloadNamespace] = Field(min_length=1)
+    egress_gateway: EgressGatewaySettings = Field(default_factory=EgressGatewaySettings)
+    network_policy: ClientNetworkPolicy = Field(default_factory=ClientNetworkPolicy)
+    readiness: IstioReadinessSettings = Field(default_factory=IstioReadinessSettings)
+    cluster_name: str = Field(default="client", min_length=1)
+
+    @field_validator("namespaces")
+    @classmethod
+    def _unique_namespaces(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a namespace twice")
+        return value
+
+
+class LinkClientArgs(ClientClusterArgs, LinkOptionsArgs, total=False):
     """The client cluster's half of a link. Pass the cluster's ``kubernetes.Provider``
     through ``opts`` (``providers=[...]`` or ``provider=``). Give ``issuer`` or
     ``credential``."""
@@ -90,58 +125,27 @@ class LinkClientArgs(TypedDict, total=False):
     client_identity: ClientIdentityArgs
     """With ``issuer`` (required there): the client certificate's SAN; the server admits
     it by this value. With ``credential`` the certificate already carries it."""
-    client_namespaces: Required[Sequence[str]]
-    """Namespaces of the client workloads: the link's routes are exported to them and
-    the NetworkPolicy, when enabled, goes into each."""
     server_trust_bundle_pem: pulumi.Input[str]
     """What verifies the server certificates (``ca.crt`` of the client Secret). Defaults
     to the issuer's trust bundle, right when one link CA issues both sides; required
     with ``credential``."""
-    egress_gateway: EgressGatewayArgs
-    network_policy: ClientNetworkPolicyArgs
-    readiness: IstioReadinessArgs
-    cluster_name: str
-    """For messages only (default ``client``)."""
-    object_prefix: str
-    """Prefix of every ``metadata.name`` (a DNS label); defaults to the component name."""
-    rotation: Rotation
-    """Change it to replace the client certificate (with ``issuer`` only: a credential is
-    rotated where it is issued)."""
-    leaf_lifetime: LeafLifetimeArgs
-    """How long the certificates issued here live (with ``issuer`` only); 90 days by
-    default."""
-    istio_api_version: Literal["v1", "v1beta1"]
 
 
-class LinkClientSettings(BaseModel):
+class LinkClientSettings(ClientClusterSettings, LinkOptions):
+    """Validates :class:`LinkClientArgs`."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     services: list[LinkedService] = Field(min_length=1)
     issuer: Any = None
     credential: LinkCredential | None = None
     client_identity: ClientIdentity | None = None
-    client_namespaces: list[WorkloadNamespace] = Field(min_length=1)
     server_trust_bundle_pem: Any = None
-    egress_gateway: EgressGatewaySettings = Field(default_factory=EgressGatewaySettings)
-    network_policy: ClientNetworkPolicy = Field(default_factory=ClientNetworkPolicy)
-    readiness: IstioReadinessSettings = Field(default_factory=IstioReadinessSettings)
-    cluster_name: str = Field(default="client", min_length=1)
-    object_prefix: KubernetesLabel | None = None
-    rotation: Rotation | None = None
-    leaf_lifetime: LeafLifetime = Field(default_factory=LeafLifetime)
-    istio_api_version: IstioApiVersion = IstioApiVersion.V1
 
     @field_validator("issuer")
     @classmethod
     def _issuer(cls, value: Any) -> Any:
         return None if value is None else check_issuer(value)
-
-    @field_validator("client_namespaces")
-    @classmethod
-    def _unique_namespaces(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("lists a namespace twice")
-        return value
 
     @model_validator(mode="after")
     def _certificate_source(self) -> LinkClientSettings:
@@ -197,11 +201,11 @@ class LinkClient(LinkHalf):
                 settings.object_prefix or default_prefix(name, where)
             ).egress_gateway_default()
         )
-        if egress_namespace in settings.client_namespaces:
+        if egress_namespace in settings.namespaces:
             raise MeshlinkValidationError(
                 where,
                 [
-                    f"client_namespaces: {egress_namespace!r} is the egress gateway's "
+                    f"namespaces: {egress_namespace!r} is the egress gateway's "
                     "namespace; client workloads need a namespace of their own, which the "
                     "link-port ServiceEntry is not exported to and the NetworkPolicy confines"
                 ],
@@ -261,7 +265,7 @@ class LinkClient(LinkHalf):
             depends_on=in_egress_namespace,
         )
 
-        export_to = objects.export_targets(namespace, settings.client_namespaces)
+        export_to = objects.export_targets(namespace, settings.namespaces)
         istio_opts = pulumi.ResourceOptions(
             parent=self, depends_on=[self.gate, *in_egress_namespace]
         )
@@ -289,7 +293,7 @@ class LinkClient(LinkHalf):
                 f"{name}-{service.name}-service-entry",
                 objects.app_service_entry(
                     service,
-                    export_to=objects.client_export_targets(settings.client_namespaces),
+                    export_to=objects.client_export_targets(settings.namespaces),
                 ),
                 names.service_entry(service.name),
             )
@@ -322,7 +326,7 @@ class LinkClient(LinkHalf):
         declare(
             f"{name}-egress-authorization",
             objects.egress_authorization(
-                selector=egress.labels, client_namespaces=settings.client_namespaces
+                selector=egress.labels, client_namespaces=settings.namespaces
             ),
             names.egress_authorization(),
         )
@@ -330,7 +334,7 @@ class LinkClient(LinkHalf):
         self.network_policies: list[k8s.networking.v1.NetworkPolicy] = []
         if settings.network_policy.enabled:
             rules = egress_rules(settings.network_policy, egress, EGRESS_PORT)
-            for client_namespace in settings.client_namespaces:
+            for client_namespace in settings.namespaces:
                 self.network_policies.append(
                     client_network_policy(
                         f"{name}-{client_namespace}-egress-policy",

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypedDict, cast
+from typing import Any, Literal, Protocol, TypedDict, cast
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from meshlink.istio import IstioApiVersion, IstioSpec, istio_custom_resource
 from meshlink.mesh.common import MANAGED_BY
@@ -25,11 +25,12 @@ from meshlink.pki import (
     GatewayCredentialSecret,
     LeafCertificate,
     LeafCertificateArgs,
+    LeafLifetimeArgs,
     LinkIssuer,
     Rotation,
 )
 from meshlink.pki.leaf import LeafLifetime, leaf_outlives_issuer
-from meshlink.validation import MeshlinkValidationError, check_dns1123_label
+from meshlink.validation import KubernetesLabel, MeshlinkValidationError, check_dns1123_label
 
 
 def group_versions(api_version: IstioApiVersion) -> dict[str, str]:
@@ -129,6 +130,40 @@ def default_prefix(name: str, where: str, setting: str = "object_prefix") -> str
         raise MeshlinkValidationError(
             where, [f"{setting}: derived from the component name, but {error}; set it"]
         ) from None
+
+
+class LinkOptionsArgs(TypedDict, total=False):
+    """Options of a whole link, the same in ``MeshLink`` and in each half."""
+
+    object_prefix: str
+    """Prefix of every ``metadata.name`` (a DNS label); defaults to the component name."""
+    rotation: Rotation
+    """Change it (a date works well) to replace the certificates issued here (with
+    ``issuer`` only: a credential is rotated where it is issued)."""
+    leaf_lifetime: LeafLifetimeArgs
+    """How long the certificates issued here live: ``validity_hours`` (default 2160, 90
+    days; at most 397 days unless ``allow_long_validity``; never longer than the link CA's
+    signing certificate) and ``early_renewal_hours`` (default 720). With ``issuer`` only."""
+    istio_api_version: Literal["v1", "v1beta1"]
+    """``v1`` (default, Istio 1.22+) or ``v1beta1`` for older meshes."""
+
+
+class LinkOptions(BaseModel):
+    """Validates :class:`LinkOptionsArgs`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    object_prefix: KubernetesLabel | None = None
+    rotation: Rotation | None = None
+    leaf_lifetime: LeafLifetime = Field(default_factory=LeafLifetime)
+    istio_api_version: IstioApiVersion = IstioApiVersion.V1
+
+
+def fields_of(settings: BaseModel, part: type[BaseModel]) -> dict[str, Any]:
+    """The values of ``part``'s fields in ``settings`` (a model that includes ``part``), as
+    validated: handed to another model that includes ``part``, its nested models are not
+    validated again."""
+    return {name: getattr(settings, name) for name in part.model_fields}
 
 
 def peer_trust_bundle(given: Any, issuer: Any) -> Any:

@@ -10,34 +10,30 @@ one message that names the setting, and nothing is half-declared.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, Required, TypedDict, cast
+from typing import Any, Required, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from meshlink.argdocs import documents
-from meshlink.istio import IstioApiVersion
-from meshlink.mesh.ciphers import DEFAULT_CIPHER_SUITES, CipherSuites
-from meshlink.mesh.client import LinkClient, LinkClientSettings
-from meshlink.mesh.gateway_settings import (
-    EgressGatewayArgs,
-    EgressGatewaySettings,
-    ExistingIngressGatewaySettings,
-    ExistingIngressGatewaySettingsArgs,
-    IngressGatewaySettings,
-    IngressGatewaySettingsArgs,
+from meshlink.mesh.client import (
+    ClientClusterArgs,
+    ClientClusterSettings,
+    LinkClient,
+    LinkClientSettings,
 )
-from meshlink.mesh.hardening import ClientNetworkPolicy, ClientNetworkPolicyArgs
+from meshlink.mesh.half import LinkOptions, LinkOptionsArgs, fields_of
 from meshlink.mesh.identity import ClientIdentity, ClientIdentityArgs, check_identity
 from meshlink.mesh.naming import LinkNames, check_names
-from meshlink.mesh.readiness import IstioReadinessArgs, IstioReadinessSettings
 from meshlink.mesh.server import (
-    DEFAULT_TRUST_DOMAINS,
     EXISTING_GATEWAY_ACCOUNT_PROBLEM,
-    ONE_INGRESS_GATEWAY_PROBLEM,
     LinkServer,
     LinkServerSettings,
+    ServerClusterArgs,
+    ServerClusterSettings,
+    ServerTls,
+    ServerTlsArgs,
 )
 from meshlink.mesh.services import (
     LinkedService,
@@ -49,17 +45,12 @@ from meshlink.outputs import Registered, register_declared_outputs
 from meshlink.pki import (
     CertificateAuthority,
     CertificateAuthorityArgs,
-    LeafLifetimeArgs,
     LinkIssuer,
-    Rotation,
 )
 from meshlink.pki.authority import CertificateAuthorityModel
-from meshlink.pki.leaf import LeafLifetime, leaf_outlives_issuer
+from meshlink.pki.leaf import leaf_outlives_issuer
 from meshlink.validation import (
-    KubernetesLabel,
     MeshlinkValidationError,
-    TrustDomain,
-    WorkloadNamespace,
     check_dns1123_label,
     describe_validation_error,
     validate_args,
@@ -68,44 +59,21 @@ from meshlink.validation import (
 TYPE = "meshlink:index:MeshLink"
 
 
-class MeshLinkClientArgs(TypedDict, total=False):
+class MeshLinkClientArgs(ClientClusterArgs, total=False):
     """The client cluster: where the workloads that connect live."""
 
     provider: Required[k8s.Provider]
     """The client cluster's provider; every client-side object is declared through it."""
-    namespaces: Required[Sequence[str]]
-    """The client workloads' namespaces (they need sidecar injection)."""
-    egress_gateway: EgressGatewayArgs
-    """Egress gateway settings; namespace and name default to ``<prefix>-egress``."""
-    network_policy: ClientNetworkPolicyArgs
-    """The egress lock-down of the client namespaces: off unless ``enabled: true``, since
-    it blocks every other outbound connection of the pods it selects."""
-    readiness: IstioReadinessArgs
-    """How the readiness gate reaches the client cluster (give its kubeconfig)."""
-    cluster_name: str
-    """Named in messages (default ``client``)."""
 
 
-class MeshLinkServerArgs(TypedDict, total=False):
+class MeshLinkServerArgs(ServerClusterArgs, total=False):
     """The server cluster: where the linked services run."""
 
     provider: Required[k8s.Provider]
     """The server cluster's provider; every server-side object is declared through it."""
-    ingress_gateway: IngressGatewaySettingsArgs
-    """Deploy an ingress gateway (namespace and name default to ``<prefix>-ingress``)."""
-    existing_ingress_gateway: ExistingIngressGatewaySettingsArgs
-    """Or reuse one, adding the link ports to its Service."""
-    readiness: IstioReadinessArgs
-    """How the readiness gate reaches the server cluster (give its kubeconfig)."""
-    cluster_name: str
-    """Named in messages (default ``server``)."""
-    trust_domains: Sequence[str]
-    """The server mesh's trust domain(s), for the ingress gateway's principal in the
-    targets' AuthorizationPolicies. Default ``[cluster.local]``; managed Cloud Service
-    Mesh: ``<fleet project>.svc.id.goog``."""
 
 
-class MeshLinkArgs(TypedDict, total=False):
+class MeshLinkArgs(ServerTlsArgs, LinkOptionsArgs, total=False):
     """A mutual-TLS link from workloads in one cluster to services in another."""
 
     services: Required[Sequence[LinkedServiceArgs]]
@@ -121,21 +89,6 @@ class MeshLinkArgs(TypedDict, total=False):
     additional_client_identities: Sequence[str]
     """More SANs the server admits, e.g. a second client cluster or the next identity
     during a change of identity."""
-    min_tls_version: Literal["TLSV1_2", "TLSV1_3"]
-    """Lowest TLS version between the clusters (default TLSV1_2)."""
-    cipher_suites: Sequence[str]
-    """TLS 1.2 cipher suites the ingress Gateway accepts: ECDHE with AES-GCM or
-    ChaCha20-Poly1305 only (default: all six)."""
-    rotation: Rotation
-    """Change it (a date works well) to replace every leaf certificate of the link."""
-    leaf_lifetime: LeafLifetimeArgs
-    """How long the link's server and client certificates live: ``validity_hours``
-    (default 2160, 90 days; at most 397 days unless ``allow_long_validity``; never longer
-    than the link CA's signing certificate) and ``early_renewal_hours`` (default 720)."""
-    istio_api_version: Literal["v1", "v1beta1"]
-    """``v1`` (default, Istio 1.22+) or ``v1beta1`` for older meshes."""
-    object_prefix: str
-    """Prefix of every ``metadata.name`` (a DNS label); defaults to the component name."""
 
 
 def _check_client_identity(
@@ -161,18 +114,10 @@ def _check_client_identity(
     return problems
 
 
-class ClientClusterSettings(BaseModel):
-    """Validates :class:`MeshLinkClientArgs`, reusing the models of its parts, so a problem
-    is named by the path the caller wrote (``client.egress_gateway.replicas``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+class MeshLinkClientSettings(ClientClusterSettings):
+    """Validates :class:`MeshLinkClientArgs`."""
 
     provider: Any
-    namespaces: list[WorkloadNamespace] = Field(min_length=1)
-    egress_gateway: EgressGatewaySettings = Field(default_factory=EgressGatewaySettings)
-    network_policy: ClientNetworkPolicy = Field(default_factory=ClientNetworkPolicy)
-    readiness: IstioReadinessSettings = Field(default_factory=IstioReadinessSettings)
-    cluster_name: str = Field(default="client", min_length=1)
 
     @field_validator("provider")
     @classmethod
@@ -180,50 +125,29 @@ class ClientClusterSettings(BaseModel):
         return _check_provider(value)
 
 
-class ServerClusterSettings(BaseModel):
-    """Validates :class:`MeshLinkServerArgs`, reusing the models of its parts."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+class MeshLinkServerSettings(ServerClusterSettings):
+    """Validates :class:`MeshLinkServerArgs`."""
 
     provider: Any
-    ingress_gateway: IngressGatewaySettings | None = None
-    existing_ingress_gateway: ExistingIngressGatewaySettings | None = None
-    readiness: IstioReadinessSettings = Field(default_factory=IstioReadinessSettings)
-    cluster_name: str = Field(default="server", min_length=1)
-    trust_domains: list[TrustDomain] = Field(
-        default_factory=lambda: list(DEFAULT_TRUST_DOMAINS), min_length=1
-    )
 
     @field_validator("provider")
     @classmethod
     def _provider(cls, value: Any) -> Any:
         return _check_provider(value)
 
-    @model_validator(mode="after")
-    def _one_gateway(self) -> ServerClusterSettings:
-        if (self.ingress_gateway is None) == (self.existing_ingress_gateway is None):
-            raise ValueError(ONE_INGRESS_GATEWAY_PROBLEM)
-        return self
 
-
-class MeshLinkSettings(BaseModel):
+class MeshLinkSettings(ServerTls, LinkOptions):
     """Validates :class:`MeshLinkArgs`: every part with its own model, all problems at once.
     The rules across parts run in :class:`MeshLink` once the parts are valid."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     services: list[LinkedService] = Field(min_length=1)
-    client: ClientClusterSettings
-    server: ServerClusterSettings
+    client: MeshLinkClientSettings
+    server: MeshLinkServerSettings
     link_ca: Any
     client_identity: ClientIdentity
     additional_client_identities: list[str] = Field(default_factory=list)
-    min_tls_version: Literal["TLSV1_2", "TLSV1_3"] = "TLSV1_2"
-    cipher_suites: CipherSuites = Field(default_factory=lambda: list(DEFAULT_CIPHER_SUITES))
-    rotation: Rotation | None = None
-    leaf_lifetime: LeafLifetime = Field(default_factory=LeafLifetime)
-    istio_api_version: IstioApiVersion = IstioApiVersion.V1
-    object_prefix: KubernetesLabel | None = None
 
     @field_validator("additional_client_identities")
     @classmethod
@@ -231,6 +155,20 @@ class MeshLinkSettings(BaseModel):
         for identity in value:
             check_identity(identity)
         return value
+
+
+_SERVICES = TypeAdapter(list[LinkedService])
+
+
+def _service_set_problems(args: Any) -> list[str]:
+    """The problems across ``args["services"]`` when each service is valid on its own."""
+    try:
+        services = _SERVICES.validate_python(
+            args.get("services") if isinstance(args, Mapping) else None
+        )
+    except ValidationError:
+        return []
+    return check_services(services) + check_target_policies(services)
 
 
 def _check_provider(value: Any) -> Any:
@@ -270,8 +208,15 @@ class MeshLink(pulumi.ComponentResource):
         self, name: str, args: MeshLinkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         where = f"MeshLink {name!r}"
-        # Inputs are never echoed: a part may hold a kubeconfig.
-        model = validate_args(MeshLinkSettings, args, where=where, show_input=False)
+        try:
+            # Inputs are never echoed: a part may hold a kubeconfig.
+            model = validate_args(MeshLinkSettings, args, where=where, show_input=False)
+        except MeshlinkValidationError as error:
+            # A caller with three mistakes learns of three: the rules across services run
+            # whenever the services themselves are valid.
+            raise MeshlinkValidationError(
+                where, [*error.problems, *_service_set_problems(args)]
+            ) from None
         problems: list[str] = []
         prefix = model.object_prefix or _default_prefix(name, problems)
         lifetime = model.leaf_lifetime
@@ -345,6 +290,7 @@ class MeshLink(pulumi.ComponentResource):
 
         allowed = [identity.san]
         allowed += [i for i in model.additional_client_identities if i not in allowed]
+        options = {**fields_of(model, LinkOptions), "object_prefix": prefix}
         super().__init__(TYPE, name, None, opts)
         if issuer is None:
             assert ca_args is not None
@@ -360,38 +306,23 @@ class MeshLink(pulumi.ComponentResource):
         self.client = LinkClient(
             f"{name}-client",
             LinkClientSettings(
+                **fields_of(model.client, ClientClusterSettings),
+                **options,
                 services=services,
                 issuer=issuer,
                 client_identity=identity,
-                client_namespaces=model.client.namespaces,
-                egress_gateway=egress_gateway,
-                network_policy=model.client.network_policy,
-                readiness=model.client.readiness,
-                cluster_name=model.client.cluster_name,
-                object_prefix=prefix,
-                rotation=model.rotation,
-                leaf_lifetime=lifetime,
-                istio_api_version=model.istio_api_version,
             ),
             opts=pulumi.ResourceOptions(parent=self, providers=[model.client.provider]),
         )
         self.server = LinkServer(
             f"{name}-server",
             LinkServerSettings(
+                **fields_of(model.server, ServerClusterSettings),
+                **fields_of(model, ServerTls),
+                **options,
                 services=services,
                 issuer=issuer,
                 allowed_client_identities=allowed,
-                ingress_gateway=model.server.ingress_gateway,
-                existing_ingress_gateway=existing_ingress_gateway,
-                readiness=model.server.readiness,
-                cluster_name=model.server.cluster_name,
-                object_prefix=prefix,
-                rotation=model.rotation,
-                leaf_lifetime=lifetime,
-                min_tls_version=model.min_tls_version,
-                istio_api_version=model.istio_api_version,
-                trust_domains=model.server.trust_domains,
-                cipher_suites=model.cipher_suites,
             ),
             opts=pulumi.ResourceOptions(parent=self, providers=[model.server.provider]),
         )

@@ -26,7 +26,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from meshlink.argdocs import documents
-from meshlink.istio import IstioApiVersion, TLSProtocolVersion
+from meshlink.istio import TLSProtocolVersion
 from meshlink.mesh import istio_objects as objects
 from meshlink.mesh.ciphers import DEFAULT_CIPHER_SUITES, CipherSuites
 from meshlink.mesh.gateway_settings import (
@@ -43,6 +43,8 @@ from meshlink.mesh.half import (
     LinkCredential,
     LinkCredentialArgs,
     LinkHalf,
+    LinkOptions,
+    LinkOptionsArgs,
     check_issuer,
     check_one_source,
     peer_trust_bundle,
@@ -54,13 +56,9 @@ from meshlink.outputs import Registered, register_declared_outputs
 from meshlink.pki import (
     LeafCertificate,
     LeafCertificateArgs,
-    LeafLifetimeArgs,
     LinkIssuer,
-    Rotation,
 )
-from meshlink.pki.leaf import LeafLifetime
 from meshlink.validation import (
-    KubernetesLabel,
     MeshlinkValidationError,
     TrustDomain,
     validate_args,
@@ -71,11 +69,79 @@ SERVER_KINDS = ("Gateway", "VirtualService", "AuthorizationPolicy", "PeerAuthent
 DEFAULT_TRUST_DOMAINS = ("cluster.local",)
 
 
-class LinkServerArgs(TypedDict, total=False):
+ONE_INGRESS_GATEWAY_PROBLEM = (
+    "give exactly one of ingress_gateway (meshlink deploys the gateway) or "
+    "existing_ingress_gateway (meshlink adds the link ports to yours)"
+)
+EXISTING_GATEWAY_ACCOUNT_PROBLEM = (
+    "existing_ingress_gateway.service_account: required while a service has "
+    "target_policies on: the targets' AuthorizationPolicies admit the ingress gateway by "
+    "its service account"
+)
+
+
+class ServerClusterArgs(TypedDict, total=False):
+    """The server cluster's settings: the same in ``LinkServer`` and in ``MeshLink``'s
+    ``server``. Give ``ingress_gateway`` (meshlink deploys one) or
+    ``existing_ingress_gateway`` (meshlink adds its ports to it)."""
+
+    ingress_gateway: IngressGatewaySettingsArgs
+    """Deploy an ingress gateway (namespace and name default to ``<prefix>-ingress``)."""
+    existing_ingress_gateway: ExistingIngressGatewaySettingsArgs
+    """Or reuse one, adding the link ports to its Service."""
+    readiness: IstioReadinessArgs
+    """How the readiness gate reaches the server cluster (give its kubeconfig)."""
+    cluster_name: str
+    """Named in messages (default ``server``)."""
+    trust_domains: Sequence[str]
+    """The server mesh's trust domain(s), for the ingress gateway's principal in the
+    targets' AuthorizationPolicies (``<trust domain>/ns/<namespace>/sa/<account>``).
+    Default ``[cluster.local]``, Istio's default; managed Cloud Service Mesh uses the
+    fleet's workload identity pool, ``<fleet project>.svc.id.goog``."""
+
+
+class ServerClusterSettings(BaseModel):
+    """Validates :class:`ServerClusterArgs`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    ingress_gateway: IngressGatewaySettings | None = None
+    existing_ingress_gateway: ExistingIngressGatewaySettings | None = None
+    readiness: IstioReadinessSettings = Field(default_factory=IstioReadinessSettings)
+    cluster_name: str = Field(default="server", min_length=1)
+    trust_domains: list[TrustDomain] = Field(
+        default_factory=lambda: list(DEFAULT_TRUST_DOMAINS), min_length=1
+    )
+
+    @model_validator(mode="after")
+    def _one_gateway(self) -> ServerClusterSettings:
+        if (self.ingress_gateway is None) == (self.existing_ingress_gateway is None):
+            raise ValueError(ONE_INGRESS_GATEWAY_PROBLEM)
+        return self
+
+
+class ServerTlsArgs(TypedDict, total=False):
+    """What the ingress Gateway accepts from clients."""
+
+    min_tls_version: Literal["TLSV1_2", "TLSV1_3"]
+    """Lowest TLS version between the clusters (default TLSV1_2)."""
+    cipher_suites: Sequence[str]
+    """TLS 1.2 cipher suites the ingress Gateway accepts: ECDHE with AES-GCM or
+    ChaCha20-Poly1305 only (default: all six). TLS 1.3 suites are not configurable."""
+
+
+class ServerTls(BaseModel):
+    """Validates :class:`ServerTlsArgs`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    min_tls_version: Literal["TLSV1_2", "TLSV1_3"] = "TLSV1_2"
+    cipher_suites: CipherSuites = Field(default_factory=lambda: list(DEFAULT_CIPHER_SUITES))
+
+
+class LinkServerArgs(ServerClusterArgs, ServerTlsArgs, LinkOptionsArgs, total=False):
     """The server cluster's half of a link. Pass the cluster's ``kubernetes.Provider``
-    through ``opts``. Give ``ingress_gateway`` (meshlink deploys one) or
-    ``existing_ingress_gateway`` (meshlink adds its ports to it), and ``issuer`` or
-    ``credential``."""
+    through ``opts``. Give ``issuer`` or ``credential``."""
 
     services: Required[Sequence[LinkedServiceArgs]]
     issuer: LinkIssuer
@@ -88,34 +154,11 @@ class LinkServerArgs(TypedDict, total=False):
     client_trust_bundle_pem: pulumi.Input[str]
     """What verifies client certificates (``ca.crt`` of the server Secrets). Defaults to
     the issuer's trust bundle; required with ``credential``."""
-    ingress_gateway: IngressGatewaySettingsArgs
-    existing_ingress_gateway: ExistingIngressGatewaySettingsArgs
-    readiness: IstioReadinessArgs
-    cluster_name: str
-    """For messages only (default ``server``)."""
-    object_prefix: str
-    """Prefix of every ``metadata.name``; defaults to the component name."""
-    rotation: Rotation
-    """Change it to replace the server certificates (with ``issuer`` only: a credential is
-    rotated where it is issued)."""
-    leaf_lifetime: LeafLifetimeArgs
-    """How long the certificates issued here live (with ``issuer`` only); 90 days by
-    default."""
-    min_tls_version: Literal["TLSV1_2", "TLSV1_3"]
-    """Lowest TLS version the ingress Gateway accepts (default TLSV1_2)."""
-    istio_api_version: Literal["v1", "v1beta1"]
-    cipher_suites: Sequence[str]
-    """TLS 1.2 cipher suites the ingress Gateway accepts (ECDHE with AES-GCM or
-    ChaCha20-Poly1305 only; default all six of them). TLS 1.3 suites are not
-    configurable."""
-    trust_domains: Sequence[str]
-    """The server mesh's trust domain(s), for the ingress gateway's principal in the
-    targets' AuthorizationPolicies (``<trust domain>/ns/<namespace>/sa/<account>``).
-    Default ``[cluster.local]``, Istio's default; managed Cloud Service Mesh uses the
-    fleet's workload identity pool, ``<fleet project>.svc.id.goog``."""
 
 
-class LinkServerSettings(BaseModel):
+class LinkServerSettings(ServerClusterSettings, ServerTls, LinkOptions):
+    """Validates :class:`LinkServerArgs`."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     services: list[LinkedService] = Field(min_length=1)
@@ -123,19 +166,6 @@ class LinkServerSettings(BaseModel):
     credential: LinkCredential | None = None
     allowed_client_identities: list[str] = Field(min_length=1)
     client_trust_bundle_pem: Any = None
-    ingress_gateway: IngressGatewaySettings | None = None
-    existing_ingress_gateway: ExistingIngressGatewaySettings | None = None
-    readiness: IstioReadinessSettings = Field(default_factory=IstioReadinessSettings)
-    cluster_name: str = Field(default="server", min_length=1)
-    object_prefix: KubernetesLabel | None = None
-    rotation: Rotation | None = None
-    leaf_lifetime: LeafLifetime = Field(default_factory=LeafLifetime)
-    min_tls_version: Literal["TLSV1_2", "TLSV1_3"] = "TLSV1_2"
-    istio_api_version: IstioApiVersion = IstioApiVersion.V1
-    trust_domains: list[TrustDomain] = Field(
-        default_factory=lambda: list(DEFAULT_TRUST_DOMAINS), min_length=1
-    )
-    cipher_suites: CipherSuites = Field(default_factory=lambda: list(DEFAULT_CIPHER_SUITES))
 
     @field_validator("issuer")
     @classmethod
@@ -152,9 +182,7 @@ class LinkServerSettings(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _one_gateway(self) -> LinkServerSettings:
-        if (self.ingress_gateway is None) == (self.existing_ingress_gateway is None):
-            raise ValueError(ONE_INGRESS_GATEWAY_PROBLEM)
+    def _certificate_source(self) -> LinkServerSettings:
         check_one_source(
             self.issuer,
             self.credential,
@@ -177,17 +205,6 @@ class LinkServerSettings(BaseModel):
         ):
             raise ValueError(EXISTING_GATEWAY_ACCOUNT_PROBLEM)
         return self
-
-
-ONE_INGRESS_GATEWAY_PROBLEM = (
-    "give exactly one of ingress_gateway (meshlink deploys the gateway) or "
-    "existing_ingress_gateway (meshlink adds the link ports to yours)"
-)
-EXISTING_GATEWAY_ACCOUNT_PROBLEM = (
-    "existing_ingress_gateway.service_account: required while a service has "
-    "target_policies on: the targets' AuthorizationPolicies admit the ingress gateway by "
-    "its service account"
-)
 
 
 @documents(LinkServerArgs)

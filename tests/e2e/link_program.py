@@ -187,7 +187,7 @@ def link_program(case: LinkCase, *, skip_await: bool = True) -> Callable[[], Non
                 "private_key_pem": pulumi.Output.secret(issued.client_key_pem),
             },
             "server_trust_bundle_pem": issued.trust_bundle_pem,
-            "client_namespaces": list(CLIENT_NAMESPACES),
+            "namespaces": list(CLIENT_NAMESPACES),
             "readiness": {
                 "kubeconfig": client_kubeconfig,
                 "timeout_seconds": case.readiness_timeout_seconds,
