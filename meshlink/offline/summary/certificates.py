@@ -17,7 +17,6 @@ _EKU_NAMES = {
     ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
 }
 
-
 EXPIRY_WARNING_DAYS = 30
 """``render`` warns about a certificate that expires within this many days of its clock."""
 
