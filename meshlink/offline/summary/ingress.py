@@ -14,7 +14,6 @@ from meshlink.offline.summary.markdown import code_list
 # (https://cloud.google.com/kubernetes-engine/docs/concepts/service-load-balancer-parameters):
 # the reserved address by name, and the annotation that makes the load balancer internal.
 _STATIC_IP_ANNOTATION = "networking.gke.io/load-balancer-ip-addresses"
-
 _INTERNAL_ANNOTATION = "networking.gke.io/load-balancer-type"
 
 
