@@ -1,5 +1,5 @@
-"""The configuration and demo packages stay small enough to read, and the demo stays a
-component any program can use: nothing it imports, directly or through other meshlink
+"""The packages and modules split for reading stay small enough to read, and the demo stays
+a component any program can use: nothing it imports, directly or through other meshlink
 modules, reaches the stack configuration. Read from the source with ``ast``, since
 importing would only show what is already loaded."""
 
@@ -12,7 +12,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_MODULE_LINES = 400
-SMALL_PACKAGES = ("config", "demo")
+SMALL_PACKAGES = (
+    "config",
+    "demo",
+    "istio/networking",
+    "istio/values",
+    "offline/rehearse/wiring",
+    "offline/summary",
+    "offline/tls_emulation",
+)
+SMALL_MODULES = tuple(
+    f"offline/rehearse/{name}.py"
+    for name in ("layout", "minting", "negatives", "positive", "results", "runner")
+)
 
 
 def _modules_of(package: str) -> list[Path]:
@@ -71,19 +83,32 @@ def meshlink_modules_loaded_by(module: str) -> set[str]:
 
 @pytest.mark.parametrize(
     "path",
-    [path for package in SMALL_PACKAGES for path in _modules_of(package)],
+    [
+        *(path for package in SMALL_PACKAGES for path in _modules_of(package)),
+        *(ROOT / "meshlink" / module for module in SMALL_MODULES),
+    ],
     ids=lambda path: str(path.relative_to(ROOT)),
 )
-def test_each_module_of_the_config_and_demo_packages_is_at_most_400_lines(path: Path) -> None:
+def test_each_module_of_the_split_packages_and_modules_is_at_most_400_lines(path: Path) -> None:
     lines = len(path.read_text().splitlines())
     assert lines <= MAX_MODULE_LINES, f"{path.relative_to(ROOT)} has {lines} lines"
 
 
-def test_the_config_and_demo_packages_are_packages_of_several_modules() -> None:
-    assert len(_modules_of("config")) >= 8
-    assert len(_modules_of("demo")) >= 3
-    assert not (ROOT / "meshlink" / "config.py").exists()
-    assert not (ROOT / "meshlink" / "demo.py").exists()
+@pytest.mark.parametrize(
+    ("package", "at_least"),
+    [
+        ("config", 8),
+        ("demo", 3),
+        ("istio/networking", 6),
+        ("istio/values", 5),
+        ("offline/rehearse/wiring", 5),
+        ("offline/summary", 8),
+        ("offline/tls_emulation", 5),
+    ],
+)
+def test_each_split_package_is_a_package_of_several_modules(package: str, at_least: int) -> None:
+    assert len(_modules_of(package)) >= at_least
+    assert not (ROOT / "meshlink" / f"{package}.py").exists()
 
 
 def test_the_demo_never_loads_the_stack_configuration() -> None:

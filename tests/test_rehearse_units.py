@@ -19,7 +19,7 @@ from cryptography.exceptions import InvalidSignature
 
 from meshlink.offline import rehearse
 from meshlink.offline.rehearse import haproxy as hp
-from meshlink.offline.rehearse import pki, runner
+from meshlink.offline.rehearse import minting, pki, runner
 from meshlink.offline.rehearse.processes import ToolsMissingError
 from meshlink.offline.rehearse.render import load_render
 from meshlink.offline.rehearse.report import to_json, to_text
@@ -180,7 +180,7 @@ def test_unlisted_identity_stays_outside_the_allowed_list(plan: LinkPlan) -> Non
         SPIFFE_CLIENT,
         "spiffe://client.link.example.internal/ns/intruder/sa/intruder",
     ]
-    identity = runner._unlisted_identity(plan)
+    identity = minting._unlisted_identity(plan)
     assert identity not in plan.allowed_client_sans
     assert identity.startswith("spiffe://client.link.example.internal/ns/intruder-1/")
 

@@ -12,12 +12,10 @@ import yaml
 from meshlink.cli import main
 from meshlink.offline.engine import OfflineRun
 from meshlink.offline.rendered import RenderedObject
-from meshlink.offline.summary import (
-    LinkView,
-    _client_namespaces_section,
-    _diagram,
-    _ingress_section,
-)
+from meshlink.offline.summary import LinkView
+from meshlink.offline.summary.ingress import ingress_section
+from meshlink.offline.summary.links import traffic_diagram
+from meshlink.offline.summary.namespaces import client_namespaces_section
 
 GOLDEN = Path(__file__).parent / "golden" / "dev"
 
@@ -78,7 +76,7 @@ def _service_entry(namespace: str, export_to: list[str]) -> RenderedObject:
 
 
 def test_one_diagram_per_cluster_pair() -> None:
-    lines = _diagram(
+    lines = traffic_diagram(
         [
             _link("a.example.com", "client", "server", 13306),
             _link("b.example.com", "client", "server", 13307),
@@ -97,7 +95,7 @@ def test_one_diagram_per_cluster_pair() -> None:
 
 
 def test_a_namespace_without_a_network_policy_says_so() -> None:
-    text = "\n".join(_client_namespaces_section([_service_entry("ns", ["orders"])]))
+    text = "\n".join(client_namespaces_section([_service_entry("ns", ["orders"])]))
     assert "namespace `orders`" in text
     assert "`mysql.link.example.com:3306`" in text
     assert "No NetworkPolicy declared by this program" in text
@@ -107,7 +105,7 @@ def test_a_policy_without_egress_rules_blocks_everything() -> None:
     policy = _policy_object(
         "orders", {"podSelector": {"matchLabels": {"app": "x"}}, "policyTypes": ["Egress"]}
     )
-    text = "\n".join(_client_namespaces_section([policy]))
+    text = "\n".join(client_namespaces_section([policy]))
     assert "selects the pods `app=x`" in text
     assert "blocks **every outbound connection**" in text
 
@@ -121,7 +119,7 @@ def test_a_policy_without_policy_types_is_read_as_kubernetes_reads_it() -> None:
             "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "web"}}}]}],
         },
     )
-    text = "\n".join(_client_namespaces_section([policy]))
+    text = "\n".join(client_namespaces_section([policy]))
     assert "Inbound connections are allowed only from:" in text
     assert "pods `app=web` of the same namespace on every port" in text
     assert "outbound" not in text.lower()
@@ -148,7 +146,7 @@ def test_an_ingress_open_to_any_address_and_an_existing_gateway_are_called_out()
             "server", Path("kubernetes/server/istio-system/service-existing.patch.yaml"), patch
         ),
     ]
-    rows = [line for line in _ingress_section(objects, OfflineRun()) if "`server`" in line]
+    rows = [line for line in ingress_section(objects, OfflineRun()) if "`server`" in line]
     assert rows == [
         "| `server` | `gw/gw` | internal | assigned by the cloud at `pulumi up` | "
         "**any address** (no `loadBalancerSourceRanges`) | 13306 |",

@@ -8,7 +8,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from meshlink.offline.rehearse.runner import CaseResult, Measurement, RehearsalReport
+from meshlink.offline.rehearse.results import CaseResult, Measurement, RehearsalReport
 
 
 def to_json(report: RehearsalReport) -> str:
