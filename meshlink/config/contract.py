@@ -116,52 +116,60 @@ def compare_link(
     return problems
 
 
-def terms_from_outputs(
-    outputs: Mapping[str, Any], *, stack_name: str, there_name: str
-) -> LinkTerms:
-    """The terms in a stack's resolved outputs (any of :data:`CONTRACT_OUTPUTS`).
+@dataclass(frozen=True)
+class ReadStack:
+    """A stack that this one reads: its role in the link (``pki``, ``server``), its name
+    (``org/project/stack``) and its outputs (the resolved values, or the ``Output``s)."""
+
+    role: str
+    name: str
+    outputs: Mapping[str, Any]
+
+    @property
+    def description(self) -> str:
+        return f"the {self.role} stack {self.name!r}"
+
+
+def terms_from_outputs(stack: ReadStack) -> tuple[LinkTerms, list[str]]:
+    """The terms in a stack's resolved outputs (any of :data:`CONTRACT_OUTPUTS`), and one
+    line for each output of the wrong shape, naming the stack and the output.
 
     An output that is an offline placeholder (``meshlink render`` without the stack's
-    outputs) is not known, so it is not compared. An output of the wrong shape raises
-    :class:`LinkContractError` naming the stack and the output.
+    outputs) is not known, so it is not compared.
     """
     problems: list[str] = []
 
     def known(key: str, adapter: TypeAdapter[Any]) -> Any:
-        value = outputs.get(key)
-        if value is None or value == placeholder(stack_name, key):
+        value = stack.outputs.get(key)
+        if value is None or value == placeholder(stack.name, key):
             return None
         try:
             return adapter.validate_python(value)
         except ValidationError as error:
-            problems.extend(describe_validation_error(error, prefix=f"{there_name}, output {key}"))
+            prefix = f"{stack.description}, output {key}"
+            problems.extend(describe_validation_error(error, prefix=prefix))
             return None
 
     services = known("services", _SERVICES)
     fqdns = known("server_fqdns", _FQDNS)
-    san = known("client_san", _SAN)
-    if problems:
-        raise LinkContractError(WHERE, problems)
-    return LinkTerms(
+    terms = LinkTerms(
         services=None if services is None else tuple(services),
         server_fqdns=None if fqdns is None else tuple(fqdns),
-        client_san=san,
+        client_san=known("client_san", _SAN),
     )
+    return terms, problems
 
 
-def require_agreement(
-    here: LinkTerms,
-    outputs: Mapping[str, Any],
-    *,
-    here_name: str,
-    stack_name: str,
-    there_role: str,
-) -> None:
-    """Raise one :class:`LinkContractError` unless this stack's terms agree with the
-    resolved outputs of the ``there_role`` stack ``stack_name``."""
-    there_name = f"the {there_role} stack {stack_name!r}"
-    there = terms_from_outputs(outputs, stack_name=stack_name, there_name=there_name)
-    problems = compare_link(here, there, here_name=here_name, there_name=there_name)
+def require_agreement(here: LinkTerms, read: Sequence[ReadStack], *, here_name: str) -> None:
+    """Raise one :class:`LinkContractError` with every disagreement between this stack's
+    terms and the resolved outputs of the stacks it reads."""
+    problems: list[str] = []
+    for stack in read:
+        there, malformed = terms_from_outputs(stack)
+        problems.extend(malformed)
+        problems.extend(
+            compare_link(here, there, here_name=here_name, there_name=stack.description)
+        )
     if problems:
         raise LinkContractError(WHERE, problems)
 

@@ -5,8 +5,8 @@ stacks it reads to (``contract``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import pulumi
@@ -22,6 +22,7 @@ from meshlink.config.clusters import (
 from meshlink.config.contract import (
     CONTRACT_OUTPUTS,
     LinkTerms,
+    ReadStack,
     require_agreement,
     service_terms,
 )
@@ -333,19 +334,21 @@ def credential_from(outputs: Mapping[str, pulumi.Output[Any]], side: str) -> Lin
 
 
 def check_link_contract(
-    here: LinkTerms,
-    *,
-    namespace: str,
-    there_role: str,
-    stack_name: str,
-    outputs: Mapping[str, pulumi.Output[Any]],
+    here: LinkTerms, *, namespace: str, read: Sequence[ReadStack]
 ) -> pulumi.Output[None]:
-    """Compare this stack's terms with the outputs it reads from the ``there_role`` stack
-    ``stack_name``, once they resolve: a mismatch fails the run (and so ``pulumi
-    preview``) with a :class:`~meshlink.config.contract.LinkContractError`."""
-    read = {key: outputs[key] for key in CONTRACT_OUTPUTS if key in outputs}
-    return pulumi.Output.all(**read).apply(
+    """Compare this stack's terms with the outputs of the stacks it reads once they
+    resolve: a mismatch fails the run (and so ``pulumi preview``) with one
+    :class:`~meshlink.config.contract.LinkContractError` listing every disagreement."""
+    resolved = pulumi.Output.all(
+        *(
+            pulumi.Output.all(**{k: v for k, v in stack.outputs.items() if k in CONTRACT_OUTPUTS})
+            for stack in read
+        )
+    )
+    return resolved.apply(
         lambda values: require_agreement(
-            here, values, here_name=namespace, stack_name=stack_name, there_role=there_role
+            here,
+            [replace(stack, outputs=outputs) for stack, outputs in zip(read, values, strict=True)],
+            here_name=namespace,
         )
     )

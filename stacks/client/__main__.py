@@ -22,6 +22,7 @@ from meshlink.config import (
     load_client_config,
     read_pki_stack,
 )
+from meshlink.config.contract import ReadStack
 from meshlink.config.split import check_link_contract
 from meshlink.gcp import LinkDnsZone, LinkDnsZoneArgs
 from meshlink.gcp.google_apis_dns import GoogleApisPrivateDns
@@ -35,21 +36,10 @@ server = (
     if config.server_stack
     else None
 )
-check_link_contract(
-    config.link_terms,
-    namespace=config.namespace,
-    there_role="pki",
-    stack_name=config.pki_stack,
-    outputs=pki_outputs,
-)
+read = [ReadStack("pki", config.pki_stack, pki_outputs)]
 if server is not None:
-    check_link_contract(
-        config.link_terms,
-        namespace=config.namespace,
-        there_role="server",
-        stack_name=server.stack_name,
-        outputs={"services": server.require("services")},
-    )
+    read.append(ReadStack("server", server.stack_name, {"services": server.require("services")}))
+check_link_contract(config.link_terms, namespace=config.namespace, read=read)
 
 side = config.client
 network, cluster, waits = declare_cluster(

@@ -21,6 +21,7 @@ from meshlink.config import (
     load_server_config,
     read_pki_stack,
 )
+from meshlink.config.contract import ReadStack
 from meshlink.config.split import check_link_contract
 from meshlink.gcp import IngressAddress, IngressAddressArgs
 from meshlink.mesh import LinkServer
@@ -30,9 +31,7 @@ pki_outputs = read_pki_stack(config.pki_stack)
 check_link_contract(
     config.link_terms,
     namespace=config.namespace,
-    there_role="pki",
-    stack_name=config.pki_stack,
-    outputs=pki_outputs,
+    read=[ReadStack("pki", config.pki_stack, pki_outputs)],
 )
 
 side = config.server
