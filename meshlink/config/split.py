@@ -1,11 +1,12 @@
 """The split-ownership stacks' configurations (``stacks/pki``, ``stacks/server``,
-``stacks/client``), and what one stack reads from another: the pki stack's output keys and
-the gateway credentials made of them."""
+``stacks/client``), and what one stack reads from another: the pki stack's output keys,
+the gateway credentials made of them, and the link contract each cluster stack holds the
+stacks it reads to (``contract``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import pulumi
@@ -17,6 +18,13 @@ from meshlink.config.clusters import (
     read_client_policy,
     read_cluster,
     read_fleet_project,
+)
+from meshlink.config.contract import (
+    CONTRACT_OUTPUTS,
+    LinkTerms,
+    ReadStack,
+    require_agreement,
+    service_terms,
 )
 from meshlink.config.declare import (
     ingress_address_args,
@@ -111,6 +119,8 @@ PKI_OUTPUTS_PLAIN = (
     "trust_bundle_pem",
     "server_full_chain_pem",
     "client_full_chain_pem",
+    "server_fqdns",
+    "client_san",
 )
 PKI_OUTPUTS_SECRET = ("server_private_key_pem", "client_private_key_pem")
 """What the pki stack exports for the cluster stacks; the keys are secret on both ends."""
@@ -142,6 +152,16 @@ class ServerStackConfig:
     @property
     def projects(self) -> list[str]:
         return list(dict.fromkeys([self.server.project, self.fleet_project]))
+
+    @property
+    def link_terms(self) -> LinkTerms:
+        """What this stack states about the link: its services and the client it admits."""
+        return LinkTerms(services=service_terms(self.services), client_san=self.client_identity.san)
+
+    @property
+    def served_services(self) -> list[dict[str, Any]]:
+        """The ``services`` output, which the client stack compares with its own."""
+        return [terms.model_dump() for terms in service_terms(self.services)]
 
     @property
     def ingress_section(self) -> IngressSection:
@@ -217,7 +237,7 @@ def load_server_config(namespace: str | None = None) -> ServerStackConfig:
     )
 
 
-SERVER_OUTPUTS_PLAIN = ("ingress_address",)
+SERVER_OUTPUTS_PLAIN = ("ingress_address", "services")
 """What the client stack reads from the server stack."""
 
 
@@ -243,6 +263,11 @@ class ClientStackConfig:
     @property
     def fqdns(self) -> list[str]:
         return [s.fqdn for s in self.services]
+
+    @property
+    def link_terms(self) -> LinkTerms:
+        """What this stack states about the link: the services it reaches."""
+        return LinkTerms(services=service_terms(self.services))
 
     def link_client_args(
         self,
@@ -306,3 +331,24 @@ def credential_from(outputs: Mapping[str, pulumi.Output[Any]], side: str) -> Lin
         "full_chain_pem": outputs[f"{side}_full_chain_pem"],
         "private_key_pem": outputs[f"{side}_private_key_pem"],
     }
+
+
+def check_link_contract(
+    here: LinkTerms, *, namespace: str, read: Sequence[ReadStack]
+) -> pulumi.Output[None]:
+    """Compare this stack's terms with the outputs of the stacks it reads once they
+    resolve: a mismatch fails the run (and so ``pulumi preview``) with one
+    :class:`~meshlink.config.contract.LinkContractError` listing every disagreement."""
+    resolved = pulumi.Output.all(
+        *(
+            pulumi.Output.all(**{k: v for k, v in stack.outputs.items() if k in CONTRACT_OUTPUTS})
+            for stack in read
+        )
+    )
+    return resolved.apply(
+        lambda values: require_agreement(
+            here,
+            [replace(stack, outputs=outputs) for stack, outputs in zip(read, values, strict=True)],
+            here_name=namespace,
+        )
+    )

@@ -7,6 +7,10 @@ in turn needs this stack's NAT addresses for its allowlist, so the first ``pulum
 runs without ``server_stack``: it creates the network, the cluster and the egress side and
 exports ``nat_addresses``. Once the server stack is up, set ``server_stack`` and run
 ``pulumi up`` again to add the private DNS names that point at the ingress address.
+
+The preview fails, with one line per mismatch, when a linked FQDN is not in the pki
+stack's server certificate, or (once ``server_stack`` is set) a service's name, FQDN or
+link port is not what the server stack serves.
 """
 
 import pulumi
@@ -18,6 +22,8 @@ from meshlink.config import (
     load_client_config,
     read_pki_stack,
 )
+from meshlink.config.contract import ReadStack
+from meshlink.config.split import check_link_contract
 from meshlink.gcp import LinkDnsZone, LinkDnsZoneArgs
 from meshlink.gcp.google_apis_dns import GoogleApisPrivateDns
 from meshlink.mesh import LinkClient
@@ -30,6 +36,10 @@ server = (
     if config.server_stack
     else None
 )
+read = [ReadStack("pki", config.pki_stack, pki_outputs)]
+if server is not None:
+    read.append(ReadStack("server", server.stack_name, {"services": server.require("services")}))
+check_link_contract(config.link_terms, namespace=config.namespace, read=read)
 
 side = config.client
 network, cluster, waits = declare_cluster(

@@ -7,6 +7,10 @@ marked). The allowlist of the ingress gateway is the client cluster's NAT addres
 the client team hands over (``pulumi stack output nat_addresses`` of the client stack) and
 which are set here as ``client_nat_addresses``: this stack cannot read them from the
 client stack, because the client stack needs this stack's ingress address first.
+
+The preview fails, with one line per mismatch, when a linked FQDN is not in the pki
+stack's server certificate or the admitted client identity is not its client
+certificate's. The ``services`` output is what the client stack compares with its own.
 """
 
 import pulumi
@@ -17,11 +21,18 @@ from meshlink.config import (
     load_server_config,
     read_pki_stack,
 )
+from meshlink.config.contract import ReadStack
+from meshlink.config.split import check_link_contract
 from meshlink.gcp import IngressAddress, IngressAddressArgs
 from meshlink.mesh import LinkServer
 
 config = load_server_config()
 pki_outputs = read_pki_stack(config.pki_stack)
+check_link_contract(
+    config.link_terms,
+    namespace=config.namespace,
+    read=[ReadStack("pki", config.pki_stack, pki_outputs)],
+)
 
 side = config.server
 network, cluster, waits = declare_cluster(
@@ -51,4 +62,5 @@ link = LinkServer(
 pulumi.export("ingress_address", ingress.address)
 pulumi.export("source_ranges", ingress.source_ranges)
 pulumi.export("fqdns", [s.fqdn for s in config.services])
+pulumi.export("services", config.served_services)
 pulumi.export("kubeconfig", cluster.kubeconfig)
