@@ -13,7 +13,8 @@ from meshlink.gcp._validation import GcpName, ProjectId, Region, check_link_zone
 from meshlink.mesh.ciphers import DEFAULT_CIPHER_SUITES, CipherSuites
 from meshlink.pki import Rotation
 from meshlink.pki.authority import CertificateAuthorityModel
-from meshlink.pki.models import CaSubjectModel, KeyModel
+from meshlink.pki.existing import ExistingCaTrust
+from meshlink.pki.external import ExternalCaSource
 from meshlink.validation import Fqdn, ImageRef, KubernetesLabel, WorkloadNamespace
 
 
@@ -123,28 +124,17 @@ class GeneratedCaSection(CertificateAuthorityModel):
         return self
 
 
-class ExistingCaSection(_Section):
+class ExistingCaSection(ExistingCaTrust):
     """``mode: existing``: the certificate and key come from the secret keys
     ``ca_cert_pem`` and ``ca_key_pem``."""
 
     mode: Literal["existing"]
-    chain_pem: str | None = None
-    root_cert_pem: str | None = None
-    previous_ca_certs: list[str] = Field(default_factory=list)
-    allow_weak_keys: bool = False
 
 
-class ExternalCaSection(_Section):
+class ExternalCaSection(ExternalCaSource):
     """``mode: external``: an issuing CA whose request a root outside Pulumi signs."""
 
     mode: Literal["external"]
-    subject: CaSubjectModel
-    key: KeyModel = Field(default_factory=KeyModel)
-    signed_cert_pem: str | None = None
-    root_cert_pem: str | None = None
-    chain_pem: str | None = None
-    previous_ca_certs: list[str] = Field(default_factory=list)
-    allow_weak_keys: bool = False
 
 
 CaSection = GeneratedCaSection | ExistingCaSection | ExternalCaSection

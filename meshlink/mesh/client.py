@@ -38,7 +38,6 @@ from meshlink.mesh.half import (
     LinkHalf,
     LinkOptions,
     LinkOptionsArgs,
-    check_issuer,
     check_one_source,
     default_prefix,
     peer_trust_bundle,
@@ -59,6 +58,7 @@ from meshlink.pki import (
     LeafCertificateArgs,
     LinkIssuer,
 )
+from meshlink.pki.issuer import check_issuer
 from meshlink.validation import (
     MeshlinkValidationError,
     WorkloadNamespace,

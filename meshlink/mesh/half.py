@@ -26,7 +26,6 @@ from meshlink.pki import (
     LeafCertificate,
     LeafCertificateArgs,
     LeafLifetimeArgs,
-    LinkIssuer,
     Rotation,
 )
 from meshlink.pki.leaf import LeafLifetime, leaf_outlives_issuer
@@ -38,22 +37,6 @@ def group_versions(api_version: IstioApiVersion) -> dict[str, str]:
         "networking.istio.io": f"networking.istio.io/{api_version.value}",
         "security.istio.io": f"security.istio.io/{api_version.value}",
     }
-
-
-def check_issuer(value: Any) -> Any:
-    # An Output answers every attribute lookup, so it would pass for a LinkIssuer.
-    if isinstance(value, pulumi.Output):
-        raise ValueError(
-            "got an Output, whose value is not known while the program runs; pass the CA "
-            "component itself (CertificateAuthority, ExistingCertificateAuthority or "
-            "ExternallySignedCertificateAuthority)"
-        )
-    if not isinstance(value, LinkIssuer):
-        raise ValueError(
-            "expected a link CA (CertificateAuthority, ExistingCertificateAuthority or "
-            f"ExternallySignedCertificateAuthority), got {type(value).__name__}"
-        )
-    return value
 
 
 class LinkCredentialArgs(TypedDict):

@@ -14,7 +14,7 @@ from typing import Any, Required, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from meshlink.argdocs import documents
 from meshlink.mesh.client import (
@@ -114,26 +114,29 @@ def _check_client_identity(
     return problems
 
 
-class MeshLinkClientSettings(ClientClusterSettings):
+class _ThroughProvider(BaseModel):
+    """A cluster part of ``MeshLink``: its objects are declared through ``provider``."""
+
+    provider: Any
+
+    @field_validator("provider")
+    @classmethod
+    def _provider(cls, value: Any) -> Any:
+        if not isinstance(value, k8s.Provider):
+            raise ValueError(
+                f"expected a kubernetes.Provider, got {type(value).__name__}; pass "
+                "pulumi_kubernetes.Provider(name, kubeconfig=...) for the cluster (a "
+                "kubeconfig or a cluster name is not a provider)"
+            )
+        return value
+
+
+class MeshLinkClientSettings(ClientClusterSettings, _ThroughProvider):
     """Validates :class:`MeshLinkClientArgs`."""
 
-    provider: Any
 
-    @field_validator("provider")
-    @classmethod
-    def _provider(cls, value: Any) -> Any:
-        return _check_provider(value)
-
-
-class MeshLinkServerSettings(ServerClusterSettings):
+class MeshLinkServerSettings(ServerClusterSettings, _ThroughProvider):
     """Validates :class:`MeshLinkServerArgs`."""
-
-    provider: Any
-
-    @field_validator("provider")
-    @classmethod
-    def _provider(cls, value: Any) -> Any:
-        return _check_provider(value)
 
 
 class MeshLinkSettings(ServerTls, LinkOptions):
@@ -169,16 +172,6 @@ def _service_set_problems(args: Any) -> list[str]:
     except ValidationError:
         return []
     return check_services(services) + check_target_policies(services)
-
-
-def _check_provider(value: Any) -> Any:
-    if not isinstance(value, k8s.Provider):
-        raise ValueError(
-            f"expected a kubernetes.Provider, got {type(value).__name__}; pass "
-            "pulumi_kubernetes.Provider(name, kubeconfig=...) for the cluster (a kubeconfig "
-            "or a cluster name is not a provider)"
-        )
-    return value
 
 
 def _default_prefix(name: str, problems: list[str]) -> str:

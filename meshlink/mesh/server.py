@@ -45,7 +45,6 @@ from meshlink.mesh.half import (
     LinkHalf,
     LinkOptions,
     LinkOptionsArgs,
-    check_issuer,
     check_one_source,
     peer_trust_bundle,
 )
@@ -58,6 +57,7 @@ from meshlink.pki import (
     LeafCertificateArgs,
     LinkIssuer,
 )
+from meshlink.pki.issuer import check_issuer
 from meshlink.validation import (
     MeshlinkValidationError,
     TrustDomain,

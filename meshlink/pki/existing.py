@@ -87,15 +87,22 @@ def read_secret_config(key: str, *, namespace: str | None = None) -> str:
     return str(value)
 
 
-class _Model(BaseModel):
+class ExistingCaTrust(BaseModel):
+    """How a CA of the user's own is trusted, without its certificate and key: also the
+    stack configuration's ``ca`` section in ``mode: existing`` (which reads those two from
+    secret keys)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    cert_pem: str = Field(min_length=1)
-    private_key_pem: str = Field(min_length=1)
     chain_pem: str | None = None
     root_cert_pem: str | None = None
     previous_ca_certs: list[str] = Field(default_factory=list)
     allow_weak_keys: bool = False
+
+
+class _Model(ExistingCaTrust):
+    cert_pem: str = Field(min_length=1)
+    private_key_pem: str = Field(min_length=1)
 
 
 def _problems(

@@ -97,7 +97,10 @@ class ExternallySignedCertificateAuthorityArgs(TypedDict, total=False):
     renewed for the new request)."""
 
 
-class _Model(BaseModel):
+class ExternalCaSource(BaseModel):
+    """What an externally signed issuing CA is, without its rotation: also the stack
+    configuration's ``ca`` section in ``mode: external``."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     subject: CaSubjectModel
@@ -107,6 +110,9 @@ class _Model(BaseModel):
     chain_pem: str | None = None
     previous_ca_certs: list[str] = Field(default_factory=list)
     allow_weak_keys: bool = False
+
+
+class _Model(ExternalCaSource):
     rotation: Rotation | None = None
 
 

@@ -9,7 +9,7 @@ Leaves and the mesh layer only ever see this protocol, so all three are intercha
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import pulumi
 
@@ -73,6 +73,23 @@ class IssuerComponent(pulumi.ComponentResource):
     """The key that signs leaves: a secret Output, not registered."""
     not_ready_reason: str | None = None
     leaf_validity_limit_hours: int | None = None
+
+
+def check_issuer(value: Any) -> Any:
+    """``value`` if it is a link CA component; a ``ValueError`` saying what to pass if not."""
+    # An Output answers every attribute lookup, so it would pass for a LinkIssuer.
+    if isinstance(value, pulumi.Output):
+        raise ValueError(
+            "got an Output, whose value is not known while the program runs; pass the CA "
+            "component itself (CertificateAuthority, ExistingCertificateAuthority or "
+            "ExternallySignedCertificateAuthority)"
+        )
+    if not isinstance(value, LinkIssuer):
+        raise ValueError(
+            "expected a link CA (CertificateAuthority, ExistingCertificateAuthority or "
+            f"ExternallySignedCertificateAuthority), got {type(value).__name__}"
+        )
+    return value
 
 
 def join_pem(parts: Iterable[str | None]) -> str:

@@ -34,7 +34,7 @@ from pydantic import (
 
 from meshlink.argdocs import documents
 from meshlink.outputs import Registered, register_declared_outputs
-from meshlink.pki.issuer import LinkIssuer, join_pem
+from meshlink.pki.issuer import LinkIssuer, check_issuer, join_pem
 from meshlink.pki.models import (
     HOURS_PER_DAY,
     KeyArgs,
@@ -172,19 +172,7 @@ class _Model(BaseModel):
     @field_validator("issuer")
     @classmethod
     def _is_issuer(cls, value: Any) -> Any:
-        # An Output answers every attribute lookup, so it would pass for a LinkIssuer.
-        if isinstance(value, pulumi.Output):
-            raise ValueError(
-                "got an Output, whose value is not known while the program runs; pass the "
-                "CA component itself (CertificateAuthority, ExistingCertificateAuthority or "
-                "ExternallySignedCertificateAuthority)"
-            )
-        if not isinstance(value, LinkIssuer):
-            raise ValueError(
-                "expected a link CA (CertificateAuthority, ExistingCertificateAuthority or "
-                f"ExternallySignedCertificateAuthority), got {type(value).__name__}"
-            )
-        return value
+        return check_issuer(value)
 
     @field_validator("uris")
     @classmethod
