@@ -72,14 +72,24 @@ def test_an_offline_run_sends_no_stack_trace_and_restores_the_capture(
     assert pulumi_runtime_resource._get_stack_trace is capture
 
 
-def test_an_offline_run_freezes_what_was_alive_before_it_and_unfreezes_it_after() -> None:
+def test_an_offline_run_freezes_what_outlives_a_full_collection_and_unfreezes_it_after() -> None:
     assert gc.get_freeze_count() == 0
-    during: list[int] = []
+    callbacks = list(gc.callbacks)
+    frozen: list[int] = []
+    survivor = {"kept": "alive"}
 
     def program() -> None:
-        during.append(gc.get_freeze_count())
+        frozen.append(gc.get_freeze_count())
+        before = gc.get_freeze_count()
+        new_objects = [[index] for index in range(1000)]
+        gc.collect()
+        frozen.append(gc.get_freeze_count() - before)
+        assert survivor and new_objects
         _config_map()
 
     run_program(program, project="freeze", stack="test")
-    assert during[0] > 0
+    started_frozen, frozen_by_the_collection = frozen
+    assert started_frozen > 0
+    assert frozen_by_the_collection >= 1000
     assert gc.get_freeze_count() == 0
+    assert gc.callbacks == callbacks

@@ -289,6 +289,11 @@ def _no_stack_trace() -> source_pb2.StackTrace:
     return source_pb2.StackTrace()
 
 
+def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
+    if phase == "stop" and info["generation"] == 2:
+        gc.freeze()
+
+
 @contextlib.contextmanager
 def _offline_runtime() -> Iterator[None]:
     """What the SDK does per registration only for the engine's diagnostics, skipped while
@@ -297,11 +302,12 @@ def _offline_runtime() -> Iterator[None]:
     - The SDK walks the Python stack at every registration (``_get_stack_trace`` in
       ``pulumi/runtime/resource.py``) so that the engine can point at the declaring
       line; nothing offline reads it.
-    - Everything alive when the program starts (the SDK, the providers imported so far,
-      the caller's state) outlives the run: frozen, the cyclic collector stops walking it
-      at every full collection. It is unfrozen afterwards, so a process that runs many
-      programs (the tests) still collects what one run left behind. A caller that froze
-      objects itself keeps managing its own freeze.
+    - What was alive when the program started (the SDK, the providers imported so far,
+      the caller's state) and what survives a full collection during the run (above all
+      the modules the program imports) outlives the run: frozen, the cyclic collector
+      stops walking it again at every full collection. It is unfrozen afterwards, so a
+      process that runs many programs (the tests) still collects what one run left
+      behind. A caller that froze objects itself keeps managing its own freeze.
 
     ``tests/test_engine_offline_runtime.py`` fails when the SDK changes under either.
     """
@@ -310,10 +316,12 @@ def _offline_runtime() -> Iterator[None]:
     freeze = gc.get_freeze_count() == 0
     if freeze:
         gc.freeze()
+        gc.callbacks.append(_freeze_survivors)
     try:
         yield
     finally:
         if freeze:
+            gc.callbacks.remove(_freeze_survivors)
             gc.unfreeze()
         pulumi_runtime_resource._get_stack_trace = capture
 
