@@ -136,6 +136,8 @@ def main() -> None:
         scratch = Path(scratch_name)
         print("\nconstruction: MeshLink with N services vs as many bare CustomResources")
         largest: list[tuple[Sample, Sample]] = []
+        warm_up = scratch / "link-1.json"
+        _workload("record", "1", str(warm_up))
         for count in counts:
             recorded = scratch / f"link-{count}.json"
             _workload("record", str(count), str(recorded))
@@ -143,7 +145,7 @@ def main() -> None:
             pairs = _alternate(
                 repetitions,
                 partial(_workload, "link", str(count)),
-                partial(_workload, "floor", str(recorded)),
+                partial(_workload, "floor", str(recorded), str(warm_up)),
             )
             label = f"N = {count} ({registrations} registrations)"
             print(_ratio_line(label, [a.seconds for a, _ in pairs], [b.seconds for _, b in pairs]))
@@ -181,7 +183,7 @@ def main() -> None:
         processes = _alternate(
             repetitions,
             lambda: _process([*render_command, "--out", str(scratch / f"cli-{next(outs)}")]),
-            lambda: _process([sys.executable, str(WORKLOADS), "floor", str(dev)]),
+            lambda: _process([sys.executable, str(WORKLOADS), "floor-process", str(dev)]),
         )
         print(
             _ratio_line(
