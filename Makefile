@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Programs type-checked one by one: each is its own __main__ with its own import root.
 PROGRAMS := . $(wildcard stacks/*)
 
-.PHONY: venv tools crds toolchain render golden rehearse test e2e lint typecheck pytest clean
+.PHONY: venv tools crds toolchain render golden rehearse test e2e lint typecheck pytest bench clean
 
 # The render clock of the committed golden files (tests/test_render_dev_stack.py uses the same).
 GOLDEN_NOW := 2026-01-01T00:00:00Z
@@ -57,6 +57,11 @@ toolchain:
 # The real engine against two local Kubernetes control planes (see README: what it covers).
 e2e: $(STAMP) toolchain
 	$(BIN)/pytest -q -p no:cacheprovider -o tmp_path_retention_policy=none tests/e2e
+
+# meshlink against its floors, side by side (construction, render, RSS, critical path);
+# a few minutes. `$(BIN)/python benchmarks/bench.py --quick` is the smoke run.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

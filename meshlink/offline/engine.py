@@ -15,7 +15,9 @@ secret.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import gc
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,9 +25,10 @@ from typing import Any
 import pulumi
 from google.protobuf import struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as pulumi_runtime_resource
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.config import set_all_config
-from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
@@ -282,6 +285,47 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return resource_pb2.ReadResourceResponse(urn=urn, properties=obj)
 
 
+def _no_stack_trace() -> source_pb2.StackTrace:
+    return source_pb2.StackTrace()
+
+
+def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
+    if phase == "stop" and info["generation"] == 2:
+        gc.freeze()
+
+
+@contextlib.contextmanager
+def _offline_runtime() -> Iterator[None]:
+    """What the SDK does per registration only for the engine's diagnostics, skipped while
+    a program runs offline, and the SDK restored as it was afterwards.
+
+    - The SDK walks the Python stack at every registration (``_get_stack_trace`` in
+      ``pulumi/runtime/resource.py``) so that the engine can point at the declaring
+      line; nothing offline reads it.
+    - What was alive when the program started (the SDK, the providers imported so far,
+      the caller's state) and what survives a full collection during the run (above all
+      the modules the program imports) outlives the run: frozen, the cyclic collector
+      stops walking it again at every full collection. It is unfrozen afterwards, so a
+      process that runs many programs (the tests) still collects what one run left
+      behind. A caller that froze objects itself keeps managing its own freeze.
+
+    ``tests/test_engine_offline_runtime.py`` fails when the SDK changes under either.
+    """
+    capture = pulumi_runtime_resource._get_stack_trace
+    pulumi_runtime_resource._get_stack_trace = _no_stack_trace
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
+        gc.callbacks.append(_freeze_survivors)
+    try:
+        yield
+    finally:
+        if freeze:
+            gc.callbacks.remove(_freeze_survivors)
+            gc.unfreeze()
+        pulumi_runtime_resource._get_stack_trace = capture
+
+
 async def _resolve(value: Any) -> tuple[Any, bool]:
     output = pulumi.Output.from_input(value)
     resolved = await output.future()
@@ -322,9 +366,7 @@ def run_program(
     settings.ROOT.set(None)
     set_all_config(dict(config or {}), list(secret_config_keys or []))
     monitor = RecordingMonitor(mocks or OfflineMocks())
-    pulumi.runtime.set_mocks(monitor.mocks, project, stack, preview=False, monitor=monitor)
     run = OfflineRun(registrations=monitor.registrations)
-    root = settings.get_root_resource()
 
     async def program_then_outputs() -> None:
         result = program()
@@ -339,7 +381,10 @@ def run_program(
         run.secret_outputs = frozenset(secret)
 
     try:
-        _sync_await(run_pulumi_func(program_then_outputs))
+        with _offline_runtime():
+            pulumi.runtime.set_mocks(monitor.mocks, project, stack, preview=False, monitor=monitor)
+            root = settings.get_root_resource()
+            _sync_await(run_pulumi_func(program_then_outputs))
     finally:
         settings.ROOT.set(None)
     run.component_outputs = monitor.component_outputs

@@ -97,8 +97,16 @@ def _redacted_inputs(registration: Registration, include_private_keys: bool) -> 
     }
 
 
+YAML_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+"""libyaml's emitter where PyYAML was built with it: about four times faster than the
+pure-Python one, and byte-identical on what a render writes
+(``tests/test_render_yaml_dumper.py`` and the golden render check both)."""
+
+
 def _dump(document: Any) -> str:
-    return yaml.safe_dump(document, sort_keys=True, default_flow_style=False, width=1000)
+    return yaml.dump(
+        document, Dumper=YAML_DUMPER, sort_keys=True, default_flow_style=False, width=1000
+    )
 
 
 def _cluster_names(run: OfflineRun) -> dict[str, str]:
