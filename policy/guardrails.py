@@ -72,7 +72,9 @@ def link_hosts_of_service_entries(resources: Iterable[tuple[str, Mapping[str, An
         labels = _mapping(_mapping(props.get("metadata")).get("labels"))
         if LINK_LABEL not in labels:
             continue
-        hosts.update(h for h in _list(_mapping(props.get("spec")).get("hosts")) if isinstance(h, str))
+        hosts.update(
+            h for h in _list(_mapping(props.get("spec")).get("hosts")) if isinstance(h, str)
+        )
     return hosts
 
 
@@ -91,7 +93,9 @@ def _tls_settings(spec: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, A
 
     yield from of_policy("spec.trafficPolicy", spec.get("trafficPolicy"))
     for index, subset in enumerate(_list(spec.get("subsets"))):
-        yield from of_policy(f"spec.subsets[{index}].trafficPolicy", _mapping(subset).get("trafficPolicy"))
+        yield from of_policy(
+            f"spec.subsets[{index}].trafficPolicy", _mapping(subset).get("trafficPolicy")
+        )
 
 
 def destination_rule_problems(spec: Mapping[str, Any], link_hosts: Collection[str]) -> list[str]:
@@ -186,7 +190,10 @@ class CertificateRules:
 _CURVES = {"P224": "secp224r1", "P256": "secp256r1", "P384": "secp384r1", "P521": "secp521r1"}
 
 TLS_PRIVATE_KEY = "tls:index/privateKey:PrivateKey"
-TLS_CERTIFICATES = ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert")
+TLS_CERTIFICATES = (
+    "tls:index/selfSignedCert:SelfSignedCert",
+    "tls:index/locallySignedCert:LocallySignedCert",
+)
 
 
 def tls_private_key_problems(props: Mapping[str, Any], rules: CertificateRules) -> list[str]:
@@ -342,8 +349,6 @@ SOURCE_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-rang
 """Read when ``spec.loadBalancerSourceRanges`` is unset (Kubernetes "Create an External Load
 Balancer" task, "Preserving the client source IP" / source ranges)."""
 
-_EVERY_ADDRESS = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
-
 
 def load_balancer_problems(props: Mapping[str, Any]) -> list[str]:
     """A ``type: LoadBalancer`` Service names the sources it admits, and they do not add up
@@ -361,7 +366,10 @@ def load_balancer_problems(props: Mapping[str, Any]) -> list[str]:
             SOURCE_RANGES_ANNOTATION
         )
         if isinstance(annotation, str) and annotation.strip():
-            ranges, where = annotation.split(","), f"metadata.annotations[{SOURCE_RANGES_ANNOTATION}]"
+            ranges, where = (
+                annotation.split(","),
+                f"metadata.annotations[{SOURCE_RANGES_ANNOTATION}]",
+            )
         else:
             return [f"{where} is not set: the load balancer admits every source address"]
     networks = []
@@ -371,8 +379,10 @@ def load_balancer_problems(props: Mapping[str, Any]) -> list[str]:
             networks.append(ipaddress.ip_network(str(text).strip(), strict=False))
         except ValueError:
             problems.append(f"{where}: {text!r} is not an address range")
-    for every in _EVERY_ADDRESS:
-        same_family = [n for n in networks if n.version == every.version]
-        if list(ipaddress.collapse_addresses(same_family)) == [every]:  # type: ignore[arg-type]
-            problems.append(f"{where} admits every IPv{every.version} address ({every})")
+    ipv4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
+    if list(ipaddress.collapse_addresses(ipv4)) == [ipaddress.IPv4Network("0.0.0.0/0")]:
+        problems.append(f"{where} admits every IPv4 address (0.0.0.0/0)")
+    ipv6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
+    if list(ipaddress.collapse_addresses(ipv6)) == [ipaddress.IPv6Network("::/0")]:
+        problems.append(f"{where} admits every IPv6 address (::/0)")
     return problems
