@@ -60,7 +60,9 @@ class PolicyRecorder:
         if event.policy_event is not None:
             self.violations.append(event.policy_event)
         if event.summary_event is not None:
-            self.packs.update(event.summary_event.policy_packs)
+            # Keyed "<name>|local|<path>" for a local pack.
+            for key, version in event.summary_event.policy_packs.items():
+                self.packs[key.split("|", 1)[0]] = version
 
     def by_policy(self) -> dict[str, list[auto.events.PolicyEvent]]:
         found: dict[str, list[auto.events.PolicyEvent]] = {}
@@ -235,7 +237,7 @@ EXPECTED = {
     ),
     "link-certificate-strength": (
         "orders-weak-credential",
-        f"stringData.tls.crt: CN={LINK_HOST} has an RSA key of 2048 bits",
+        f"data.tls.crt: CN={LINK_HOST} has an RSA key of 2048 bits",
     ),
     "private-keys-are-secret": ("orders-key-in-config", "data.client.key holds a private key"),
     "load-balancer-source-ranges": (
@@ -243,6 +245,9 @@ EXPECTED = {
         "spec.loadBalancerSourceRanges admits every IPv4 address (0.0.0.0/0)",
     ),
 }
+"""Each rule: the resource it fires on and a part of its message. The Secret's certificate is
+read from ``data``: the Kubernetes provider's check turns ``stringData`` into base64 ``data``
+before the engine hands the inputs to the pack."""
 
 
 def test_each_rule_fires_on_its_violation(
