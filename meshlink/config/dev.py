@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import pulumi
+
 from meshlink.config.ca import CaSettings, read_ca_settings, read_leaf_lifetime
 from meshlink.config.clusters import (
     DERIVED_NETWORK_KEYS,
@@ -227,6 +229,8 @@ class DevStackConfig:
         client_cluster: MeshCluster,
         server_cluster: MeshCluster,
         ingress: IngressAddress,
+        client_waits_for: Sequence[pulumi.Resource] = (),
+        server_waits_for: Sequence[pulumi.Resource] = (),
     ) -> MeshLinkArgs:
         args: dict[str, Any] = {
             "services": service_args(self.services),
@@ -235,8 +239,9 @@ class DevStackConfig:
                 "namespaces": self.client_namespaces,
                 "egress_gateway": dict(self.gateways.egress),
                 "network_policy": dict(self.client_section.network_policy),
-                "readiness": {"kubeconfig": client_cluster.kubeconfig},
+                "readiness": {"kubeconfig": client_cluster.control_plane_kubeconfig},
                 "cluster_name": client_cluster.cluster_name,
+                "depends_on": list(client_waits_for),
             },
             "server": {
                 "provider": server_cluster.provider,
@@ -245,8 +250,9 @@ class DevStackConfig:
                     "source_ranges": source_ranges(ingress, self.nat_address_count),
                     **ingress_address_args(ingress),
                 },
-                "readiness": {"kubeconfig": server_cluster.kubeconfig},
+                "readiness": {"kubeconfig": server_cluster.control_plane_kubeconfig},
                 "cluster_name": server_cluster.cluster_name,
+                "depends_on": list(server_waits_for),
                 "trust_domains": [
                     managed_mesh_trust_domain(self.server_fleet_project),
                     "cluster.local",
