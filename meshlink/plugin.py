@@ -36,9 +36,7 @@ from pulumi.provider import main as serve_provider
 from pulumi.provider.experimental.analyzer import (
     Analyzer,
     ComponentDefinition,
-    DependencyError,
     PropertyDefinition,
-    get_dependency_for_type,
     is_input,
     is_simple,
 )
@@ -271,15 +269,16 @@ class CrossLanguageAnalyzer(Analyzer):
     def _provider_reference(
         self, provider: type, typ: type, name: str, *, optional: bool
     ) -> PropertyDefinition:
-        """A provider passed by reference: the schema's ``#/provider`` of its package (the
-        SDK's analyzer would point into its ``resources``, where no provider is)."""
-        try:
-            dependency = get_dependency_for_type(provider)
-        except DependencyError as error:
-            raise TypeError(f"{typ.__name__}.{name}: {error}") from error
-        self.dependencies.add(dependency)
+        """A provider, passed by reference, typed ``Any``: a typed reference must name one
+        release of the provider's schema (``/kubernetes/v4.34.2/schema.json#/provider``,
+        from the Python SDK installed here), and binding the schema then loads exactly that
+        release, whatever release the caller's program runs. The component checks that it
+        received a provider of the right package."""
+        package = getattr(provider, "pulumi_type", "").rpartition(":")[2]
+        if not package:
+            raise TypeError(f"{typ.__name__}.{name}: {provider.__name__} names no package")
         return PropertyDefinition(
-            ref=f"/{dependency.name}/v{dependency.version}/schema.json#/provider",
+            ref="pulumi.json#/Any",
             optional=optional,
             description=self.get_docstring(typ, name),
         )
