@@ -37,6 +37,7 @@ from pulumi.provider.experimental.analyzer import (
     Analyzer,
     ComponentDefinition,
     PropertyDefinition,
+    PropertyType,
     is_input,
     is_simple,
 )
@@ -113,7 +114,9 @@ def _crosses(annotation: Any) -> bool:
     if origin is Annotated or origin in (typing.Required, typing.NotRequired):
         return _crosses(typing.get_args(annotation)[0])
     if _is_union(annotation):
-        return any(_crosses(member) for member in typing.get_args(annotation) if member is not _NONE)
+        return any(
+            _crosses(member) for member in typing.get_args(annotation) if member is not _NONE
+        )
     if origin is not None or not isinstance(annotation, type):
         return True  # Sequence[...], Mapping[...], Literal[...], Any
     if typing.is_typeddict(annotation) or annotation.__module__ == "builtins":
@@ -218,7 +221,8 @@ class CrossLanguageAnalyzer(Analyzer):
         for key, annotation in fields.items():
             if not _crosses(annotation):
                 if typing.get_origin(annotation) is typing.Required or (
-                    key not in optional_keys and typing.get_origin(annotation) is not typing.NotRequired
+                    key not in optional_keys
+                    and typing.get_origin(annotation) is not typing.NotRequired
                 ):
                     raise PythonOnlyArgumentError(
                         f"{typ.__name__}.{key}: a required argument that is a Python object"
@@ -308,6 +312,18 @@ def _mark_secrets(schema: dict[str, Any]) -> None:
                 spec["secret"] = True
 
 
+def _as_integers(value: Any, prop: PropertyDefinition) -> Any:
+    """``value`` with the whole floats an integer property (or list or map of them) holds
+    turned back into integers."""
+    if prop.type == PropertyType.INTEGER and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if prop.items is not None and isinstance(value, list):
+        return [_as_integers(item, prop.items) for item in value]
+    if prop.additional_properties is not None and isinstance(value, dict):
+        return {k: _as_integers(v, prop.additional_properties) for k, v in value.items()}
+    return value
+
+
 class MeshlinkProvider(ComponentProvider):
     """Pulumi's component provider for :data:`COMPONENTS`, with the schema of
     :class:`CrossLanguageAnalyzer`."""
@@ -326,6 +342,26 @@ class MeshlinkProvider(ComponentProvider):
         ).to_json()
         _mark_secrets(schema)
         Provider.__init__(self, version, json.dumps(schema))
+
+    def map_input_properties(
+        self,
+        inputs: Any,
+        properties: dict[str, PropertyDefinition],
+        mapping: dict[str, str],
+        component_name: str,
+        property_path: str,
+    ) -> Any:
+        """The SDK's mapping, with integers as integers: they arrive as floats, and the
+        pinned SDK converts a top-level one and then stores the float again, which
+        meshlink's strict integer settings refuse."""
+        mapped = super().map_input_properties(
+            inputs, properties, mapping, component_name, property_path
+        )
+        for schema_name, prop in properties.items():
+            python_name = mapping[schema_name]
+            if python_name in mapped:
+                mapped[python_name] = _as_integers(mapped[python_name], prop)
+        return mapped
 
 
 def main() -> None:
