@@ -159,11 +159,11 @@ def _own_docstring(cls: type) -> str | None:
     return ast.get_docstring(node) if isinstance(node, ast.ClassDef) else cls.__doc__
 
 
-def _args_type(component: type) -> type:
+def _args_type(component: type[pulumi.ComponentResource]) -> type:
     """The ``TypedDict`` of a component's ``args``: the halves and gateways also take their
     validated settings models, which only other meshlink components build."""
     annotation = _evaluate(
-        inspect.get_annotations(component.__init__)["args"], component.__module__
+        inspect.get_annotations(vars(component)["__init__"])["args"], component.__module__
     )
     members = typing.get_args(annotation) if _is_union(annotation) else (annotation,)
     dicts = [m for m in members if isinstance(m, type) and typing.is_typeddict(m)]
@@ -352,10 +352,10 @@ class MeshlinkProvider(ComponentProvider):
         property_path: str,
     ) -> Any:
         """The SDK's mapping, with integers as integers: they arrive as floats, and the
-        pinned SDK converts a top-level one and then stores the float again, which
-        meshlink's strict integer settings refuse."""
-        mapped = super().map_input_properties(
-            inputs, properties, mapping, component_name, property_path
+        pinned SDK's ``ComponentProvider.map_input_properties`` converts each one and then
+        stores the float again, which meshlink's strict integer settings refuse."""
+        mapped = dict(
+            super().map_input_properties(inputs, properties, mapping, component_name, property_path)
         )
         for schema_name, prop in properties.items():
             python_name = mapping[schema_name]
