@@ -117,8 +117,12 @@ def _crosses(annotation: Any) -> bool:
         return any(
             _crosses(member) for member in typing.get_args(annotation) if member is not _NONE
         )
-    if origin is not None or not isinstance(annotation, type):
-        return True  # Sequence[...], Mapping[...], Literal[...], Any
+    if origin is Literal:
+        return True
+    if origin is not None:  # Sequence[...], Mapping[...]: as their items
+        return all(_crosses(item) for item in typing.get_args(annotation))
+    if not isinstance(annotation, type):
+        return True  # Any
     if typing.is_typeddict(annotation) or annotation.__module__ == "builtins":
         return True
     # A provider is passed by reference; any other resource or Python object is not.
@@ -183,10 +187,15 @@ class CrossLanguageAnalyzer(Analyzer):
 
     def analyze_component(self, component: type[pulumi.ComponentResource]) -> ComponentDefinition:
         args = _args_type(component)
+        known = {name: len(fields) for name, fields in self.python_only.items()}
         inputs, inputs_mapping = self.analyze_type(args, is_component_output=False)
         outputs, outputs_mapping = self.analyze_type(component, is_component_output=True)
         description = _own_docstring(component) or ""
-        left_out = self.python_only.get(args.__name__)
+        left_out = list(self.python_only.get(args.__name__, []))
+        # Fields of nested argument types left out while this component was analysed.
+        for name, fields in self.python_only.items():
+            if name != args.__name__:
+                left_out += [f"{name}.{field}" for field in fields[known.get(name, 0) :]]
         if left_out:
             listed = ", ".join(f"`{camel_case(name)}`" for name in left_out)
             description += f"\n\nIn Python only (a Python object, not a value): {listed}."

@@ -1,0 +1,39 @@
+"""The provider plugin's schema, built in-process (``make e2e`` runs the plugin itself under
+the real CLI): every served component has one, and what cannot cross a language boundary is
+left out and named."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from meshlink.plugin import COMPONENTS, MeshlinkProvider
+
+
+def _schema() -> dict[str, Any]:
+    provider = MeshlinkProvider()
+    assert provider.schema is not None
+    return json.loads(provider.schema)
+
+
+def test_every_served_component_is_in_the_schema() -> None:
+    resources = _schema()["resources"]
+    assert {f"meshlink:index:{c.__name__}" for c in COMPONENTS} == set(resources)
+    for token, resource in resources.items():
+        assert resource["isComponent"], token
+        assert resource.get("inputProperties"), token
+
+
+def test_python_objects_are_left_out_and_named() -> None:
+    resources = _schema()["resources"]
+    mesh_link = resources["meshlink:index:MeshLink"]
+    # A list of resources to wait for is a Python object: declared in the description,
+    # absent from the client's and server's types.
+    assert "MeshLinkClientArgs.dependsOn" in mesh_link["description"]
+    assert "MeshLinkServerArgs.dependsOn" in mesh_link["description"]
+    client = resources["meshlink:index:LinkClient"]
+    assert "issuer" not in client["inputProperties"]
+    assert "`issuer`" in client["description"]
+    types = _schema()["types"]
+    for name, definition in types.items():
+        assert "dependsOn" not in definition.get("properties", {}), name
