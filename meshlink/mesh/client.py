@@ -42,6 +42,7 @@ from meshlink.mesh.half import (
     default_prefix,
     peer_trust_bundle,
 )
+from meshlink.mesh.half_plans import LinkClientPlan, egress_namespace_problems, plan_link_client
 from meshlink.mesh.hardening import (
     ClientNetworkPolicy,
     ClientNetworkPolicyArgs,
@@ -53,11 +54,7 @@ from meshlink.mesh.naming import LinkNames
 from meshlink.mesh.readiness import IstioReadinessArgs, IstioReadinessSettings
 from meshlink.mesh.services import LinkedService, LinkedServiceArgs
 from meshlink.outputs import Registered, register_declared_outputs
-from meshlink.pki import (
-    LeafCertificate,
-    LeafCertificateArgs,
-    LinkIssuer,
-)
+from meshlink.pki import LeafCertificate, LinkIssuer
 from meshlink.pki.issuer import check_issuer
 from meshlink.validation import (
     MeshlinkValidationError,
@@ -195,21 +192,14 @@ class LinkClient(LinkHalf):
     ) -> None:
         where = f"LinkClient {name!r}"
         settings = validate_args(LinkClientSettings, args, where=where, show_input=False)
-        egress_namespace = (
-            settings.egress_gateway.namespace
-            or LinkNames(
-                settings.object_prefix or default_prefix(name, where)
-            ).egress_gateway_default()
+        plan = plan_link_client(
+            settings, LinkNames(settings.object_prefix or default_prefix(name, where))
         )
-        if egress_namespace in settings.namespaces:
-            raise MeshlinkValidationError(
-                where,
-                [
-                    f"namespaces: {egress_namespace!r} is the egress gateway's "
-                    "namespace; client workloads need a namespace of their own, which the "
-                    "link-port ServiceEntry is not exported to and the NetworkPolicy confines"
-                ],
-            )
+        problems = egress_namespace_problems(
+            plan.egress_namespace, settings.namespaces, setting="namespaces"
+        )
+        if problems:
+            raise MeshlinkValidationError(where, problems)
         super().__init__(
             "meshlink:index:LinkClient",
             name,
@@ -218,46 +208,47 @@ class LinkClient(LinkHalf):
             istio_kinds=CLIENT_KINDS,
             opts=opts,
         )
-        names = self.names
         self.services = settings.services
-
-        gateway_settings = settings.egress_gateway.model_copy(
-            update={
-                "namespace": settings.egress_gateway.namespace or names.egress_gateway_default(),
-                "name": settings.egress_gateway.name or names.egress_gateway_default(),
-            }
-        )
         self.egress = EgressGateway(
-            f"{name}-egress",
-            gateway_settings,
-            opts=pulumi.ResourceOptions(parent=self),
+            f"{name}-egress", plan.egress_gateway, opts=pulumi.ResourceOptions(parent=self)
         )
-        egress = self.egress.ref
-        namespace = egress.namespace
-        in_egress_namespace = (
-            [self.egress.workload.namespace_resource]
-            if (self.egress.workload.namespace_resource is not None)
-            else []
+        namespace_resource = self.egress.workload.namespace_resource
+        in_egress_namespace = [namespace_resource] if namespace_resource is not None else []
+        self._declare_credential(name, settings, plan, in_egress_namespace)
+        self._declare_istio_objects(
+            name,
+            plan,
+            pulumi.ResourceOptions(parent=self, depends_on=[self.gate, *in_egress_namespace]),
         )
+        self._declare_network_policies(name, settings.network_policy, plan)
 
+        self.egress_namespace = plan.egress_namespace
+        self.egress_service_host = self.egress.ref.service_host
+        self.fqdns = [s.fqdn for s in settings.services]
+        self.client_san = plan.client_san
+        """The SAN of a certificate issued here; None for a credential issued elsewhere."""
+        register_declared_outputs(self)
+
+    def _declare_credential(
+        self,
+        name: str,
+        settings: LinkClientSettings,
+        plan: LinkClientPlan,
+        in_egress_namespace: Sequence[pulumi.Resource],
+    ) -> None:
+        """The client certificate, issued here or handed in, and its Secret."""
         self.certificate: LeafCertificate | IssuedCredential
-        identity = settings.client_identity
-        if settings.credential is not None:
+        if plan.leaf is None:
+            assert settings.credential is not None
             self.certificate = settings.credential.issued()
         else:
-            assert identity is not None
-            leaf_args: LeafCertificateArgs = {"issuer": settings.issuer, "role": "client"}
-            if identity.dns_name is not None:
-                leaf_args["dns_names"] = [identity.dns_name]
-            else:
-                leaf_args["uris"] = [identity.san]
             self.certificate = self._issue_leaf(
-                f"{name}-client-cert", leaf_args, settings.rotation, settings.leaf_lifetime
+                f"{name}-client-cert", plan.leaf, settings.rotation, settings.leaf_lifetime
             )
         self.credential = self._credential_secret(
             f"{name}-client-credential",
-            secret_name=names.client_credential(),
-            namespace=namespace,
+            secret_name=plan.credential_name,
+            namespace=plan.egress_namespace,
             certificate=self.certificate,
             peer_trust_bundle_pem=peer_trust_bundle(
                 settings.server_trust_bundle_pem, settings.issuer
@@ -265,92 +256,86 @@ class LinkClient(LinkHalf):
             depends_on=in_egress_namespace,
         )
 
-        export_to = objects.export_targets(namespace, settings.namespaces)
-        istio_opts = pulumi.ResourceOptions(
-            parent=self, depends_on=[self.gate, *in_egress_namespace]
-        )
+    def _declare_istio_objects(
+        self, name: str, plan: LinkClientPlan, opts: pulumi.ResourceOptions
+    ) -> None:
+        """Every Istio object of the client side, in the egress gateway's namespace."""
+        egress = self.egress.ref
+        namespace = plan.egress_namespace
 
         def declare(resource_name: str, model: IstioSpec, metadata_name: str) -> None:
-            """Every Istio object of the client side goes into the egress gateway's namespace."""
             self._declare(
-                resource_name,
-                model,
-                metadata_name=metadata_name,
-                namespace=namespace,
-                opts=istio_opts,
+                resource_name, model, metadata_name=metadata_name, namespace=namespace, opts=opts
             )
 
         declare(
             f"{name}-egress-subsets",
             objects.egress_subsets_rule(
-                settings.services, egress_service_host=egress.service_host, export_to=export_to
+                [s.service for s in plan.services],
+                egress_service_host=egress.service_host,
+                export_to=plan.export_to,
             ),
-            names.egress_subsets(),
+            plan.egress_subsets,
         )
-        for service in settings.services:
-            gateway_name = names.egress_gateway(service.name)
+        for planned in plan.services:
+            service = planned.service
+            prefix = f"{name}-{service.name}"
             declare(
-                f"{name}-{service.name}-service-entry",
-                objects.app_service_entry(
-                    service,
-                    export_to=objects.client_export_targets(settings.namespaces),
-                ),
-                names.service_entry(service.name),
+                f"{prefix}-service-entry",
+                objects.app_service_entry(service, export_to=plan.app_export_to),
+                planned.service_entry,
             )
             declare(
-                f"{name}-{service.name}-link-service-entry",
+                f"{prefix}-link-service-entry",
                 objects.link_service_entry(service),
-                names.link_service_entry(service.name),
+                planned.link_service_entry,
             )
             declare(
-                f"{name}-{service.name}-egress-gateway",
+                f"{prefix}-egress-gateway",
                 objects.egress_gateway(service, selector=egress.labels),
-                gateway_name,
+                planned.egress_gateway,
             )
             declare(
-                f"{name}-{service.name}-virtual-service",
+                f"{prefix}-virtual-service",
                 objects.client_virtual_service(
                     service,
                     egress_service_host=egress.service_host,
-                    gateway_ref=objects.gateway_reference(namespace, gateway_name),
-                    export_to=export_to,
+                    gateway_ref=objects.gateway_reference(namespace, planned.egress_gateway),
+                    export_to=plan.export_to,
                 ),
-                names.client_virtual_service(service.name),
+                planned.virtual_service,
             )
             declare(
-                f"{name}-{service.name}-origination",
-                objects.origination_rule(service, credential_name=names.client_credential()),
-                names.origination(service.name),
+                f"{prefix}-origination",
+                objects.origination_rule(service, credential_name=plan.credential_name),
+                planned.origination,
             )
-
         declare(
             f"{name}-egress-authorization",
             objects.egress_authorization(
-                selector=egress.labels, client_namespaces=settings.namespaces
+                selector=egress.labels, client_namespaces=plan.client_namespaces
             ),
-            names.egress_authorization(),
+            plan.egress_authorization,
         )
 
+    def _declare_network_policies(
+        self, name: str, network_policy: ClientNetworkPolicy, plan: LinkClientPlan
+    ) -> None:
+        """The egress lock-down of each client namespace, when enabled."""
         self.network_policies: list[k8s.networking.v1.NetworkPolicy] = []
-        if settings.network_policy.enabled:
-            rules = egress_rules(settings.network_policy, egress, EGRESS_PORT)
-            for client_namespace in settings.namespaces:
-                self.network_policies.append(
-                    client_network_policy(
-                        f"{name}-{client_namespace}-egress-policy",
-                        metadata_name=names.network_policy(),
-                        namespace=client_namespace,
-                        rules=rules,
-                        pod_selector=settings.network_policy.pod_selector,
-                        labels=self._labels,
-                        opts=pulumi.ResourceOptions(parent=self),
-                    )
+        if not plan.network_policy_namespaces:
+            return
+        rules = egress_rules(network_policy, self.egress.ref, EGRESS_PORT)
+        for client_namespace in plan.network_policy_namespaces:
+            self.network_policies.append(
+                client_network_policy(
+                    f"{name}-{client_namespace}-egress-policy",
+                    metadata_name=plan.network_policy_name,
+                    namespace=client_namespace,
+                    rules=rules,
+                    pod_selector=network_policy.pod_selector,
+                    labels=self._labels,
+                    opts=pulumi.ResourceOptions(parent=self),
                 )
-                self._record("NetworkPolicy", client_namespace, names.network_policy())
-
-        self.egress_namespace = namespace
-        self.egress_service_host = egress.service_host
-        self.fqdns = [s.fqdn for s in settings.services]
-        self.client_san = identity.san if identity is not None else None
-        """The SAN of a certificate issued here; None for a credential issued elsewhere."""
-        register_declared_outputs(self)
+            )
+            self._record("NetworkPolicy", client_namespace, plan.network_policy_name)
