@@ -42,7 +42,12 @@ from meshlink.mesh.half import (
     default_prefix,
     peer_trust_bundle,
 )
-from meshlink.mesh.half_plans import LinkClientPlan, egress_namespace_problems, plan_link_client
+from meshlink.mesh.half_plans import (
+    ClientServicePlan,
+    LinkClientPlan,
+    egress_namespace_problems,
+    plan_link_client,
+)
 from meshlink.mesh.hardening import (
     ClientNetworkPolicy,
     ClientNetworkPolicyArgs,
@@ -261,62 +266,74 @@ class LinkClient(LinkHalf):
     ) -> None:
         """Every Istio object of the client side, in the egress gateway's namespace."""
         egress = self.egress.ref
-        namespace = plan.egress_namespace
-
-        def declare(resource_name: str, model: IstioSpec, metadata_name: str) -> None:
+        declared = [
+            (
+                f"{name}-egress-subsets",
+                objects.egress_subsets_rule(
+                    [s.service for s in plan.services],
+                    egress_service_host=egress.service_host,
+                    export_to=plan.export_to,
+                ),
+                plan.egress_subsets,
+            ),
+            *(item for s in plan.services for item in self._service_objects(name, plan, s)),
+            (
+                f"{name}-egress-authorization",
+                objects.egress_authorization(
+                    selector=egress.labels, client_namespaces=plan.client_namespaces
+                ),
+                plan.egress_authorization,
+            ),
+        ]
+        for resource_name, model, metadata_name in declared:
             self._declare(
-                resource_name, model, metadata_name=metadata_name, namespace=namespace, opts=opts
+                resource_name,
+                model,
+                metadata_name=metadata_name,
+                namespace=plan.egress_namespace,
+                opts=opts,
             )
 
-        declare(
-            f"{name}-egress-subsets",
-            objects.egress_subsets_rule(
-                [s.service for s in plan.services],
-                egress_service_host=egress.service_host,
-                export_to=plan.export_to,
-            ),
-            plan.egress_subsets,
-        )
-        for planned in plan.services:
-            service = planned.service
-            prefix = f"{name}-{service.name}"
-            declare(
+    def _service_objects(
+        self, name: str, plan: LinkClientPlan, planned: ClientServicePlan
+    ) -> list[tuple[str, IstioSpec, str]]:
+        """The resource name, model and ``metadata.name`` of one service's objects."""
+        egress = self.egress.ref
+        service = planned.service
+        prefix = f"{name}-{service.name}"
+        gateway_ref = objects.gateway_reference(plan.egress_namespace, planned.egress_gateway)
+        return [
+            (
                 f"{prefix}-service-entry",
                 objects.app_service_entry(service, export_to=plan.app_export_to),
                 planned.service_entry,
-            )
-            declare(
+            ),
+            (
                 f"{prefix}-link-service-entry",
                 objects.link_service_entry(service),
                 planned.link_service_entry,
-            )
-            declare(
+            ),
+            (
                 f"{prefix}-egress-gateway",
                 objects.egress_gateway(service, selector=egress.labels),
                 planned.egress_gateway,
-            )
-            declare(
+            ),
+            (
                 f"{prefix}-virtual-service",
                 objects.client_virtual_service(
                     service,
                     egress_service_host=egress.service_host,
-                    gateway_ref=objects.gateway_reference(namespace, planned.egress_gateway),
+                    gateway_ref=gateway_ref,
                     export_to=plan.export_to,
                 ),
                 planned.virtual_service,
-            )
-            declare(
+            ),
+            (
                 f"{prefix}-origination",
                 objects.origination_rule(service, credential_name=plan.credential_name),
                 planned.origination,
-            )
-        declare(
-            f"{name}-egress-authorization",
-            objects.egress_authorization(
-                selector=egress.labels, client_namespaces=plan.client_namespaces
             ),
-            plan.egress_authorization,
-        )
+        ]
 
     def _declare_network_policies(
         self, name: str, network_policy: ClientNetworkPolicy, plan: LinkClientPlan
