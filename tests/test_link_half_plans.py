@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from meshlink.istio import TLSProtocolVersion
-from meshlink.mesh.client import LinkClientSettings
+from meshlink.mesh.client_settings import LinkClientSettings
 from meshlink.mesh.gateway_settings import (
     StandaloneExistingIngressGatewaySettings,
     StandaloneIngressGatewaySettings,
@@ -21,7 +21,7 @@ from meshlink.mesh.half_plans import (
     plan_link_server,
 )
 from meshlink.mesh.naming import LinkNames
-from meshlink.mesh.server import LinkServerSettings
+from meshlink.mesh.server_settings import LinkServerSettings
 from tests.support.mesh import services
 
 PREFIX = "orders-link"

@@ -1,7 +1,7 @@
 """What a gateway's workload consists of, decided from its settings without declaring
 anything: namespace, identity, Secret-reading RBAC, Deployment and PodDisruptionBudget.
 
-:class:`meshlink.mesh.gateways._GatewayWorkload` declares exactly this plan. Every
+:class:`meshlink.mesh.gateway_workload.GatewayWorkload` declares exactly this plan. Every
 object that selects the gateway's pods (Deployment selector and pod labels, topology
 spread, PodDisruptionBudget) is built here from the one ``labels`` value.
 """

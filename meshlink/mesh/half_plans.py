@@ -10,22 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from meshlink.istio import TLSProtocolVersion
 from meshlink.mesh import istio_objects as objects
+from meshlink.mesh.client_settings import LinkClientSettings
 from meshlink.mesh.gateway_settings import (
     EgressGatewaySettings,
     StandaloneExistingIngressGatewaySettings,
     StandaloneIngressGatewaySettings,
 )
 from meshlink.mesh.naming import LinkNames
+from meshlink.mesh.server_settings import LinkServerSettings
 from meshlink.mesh.services import LinkedService
 from meshlink.pki import LeafCertificateArgs
-
-if TYPE_CHECKING:
-    from meshlink.mesh.client import LinkClientSettings
-    from meshlink.mesh.server import LinkServerSettings
 
 
 def egress_namespace_problems(

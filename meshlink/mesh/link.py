@@ -17,19 +17,19 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from meshlink.argdocs import documents
-from meshlink.mesh.client import (
+from meshlink.mesh.client import LinkClient
+from meshlink.mesh.client_settings import (
     ClientClusterArgs,
     ClientClusterSettings,
-    LinkClient,
     LinkClientSettings,
 )
 from meshlink.mesh.half import LinkOptions, LinkOptionsArgs, fields_of
 from meshlink.mesh.half_plans import egress_namespace_problems
 from meshlink.mesh.identity import ClientIdentity, ClientIdentityArgs, check_identity
 from meshlink.mesh.naming import LinkNames, check_names
-from meshlink.mesh.server import (
+from meshlink.mesh.server import LinkServer
+from meshlink.mesh.server_settings import (
     EXISTING_GATEWAY_ACCOUNT_PROBLEM,
-    LinkServer,
     LinkServerSettings,
     ServerClusterArgs,
     ServerClusterSettings,
@@ -43,11 +43,7 @@ from meshlink.mesh.services import (
     check_target_policies,
 )
 from meshlink.outputs import Registered, register_declared_outputs
-from meshlink.pki import (
-    CertificateAuthority,
-    CertificateAuthorityArgs,
-    LinkIssuer,
-)
+from meshlink.pki import CertificateAuthority, CertificateAuthorityArgs, LinkIssuer
 from meshlink.pki.authority import CertificateAuthorityModel
 from meshlink.pki.leaf import LeafLifetime, leaf_outlives_issuer
 from meshlink.validation import (
