@@ -58,10 +58,12 @@ toolchain:
 e2e: $(STAMP) toolchain
 	$(BIN)/pytest -q -p no:cacheprovider -o tmp_path_retention_policy=none tests/e2e
 
-# meshlink against its floors, side by side (construction, render, RSS, critical path);
-# a few minutes. `$(BIN)/python benchmarks/bench.py --quick` is the smoke run.
-bench: $(STAMP)
+# meshlink against its floors, side by side (construction, render, RSS, critical path),
+# then `pulumi preview` on the real engine against a program of as many plain resources;
+# several minutes. `$(BIN)/python benchmarks/bench.py --quick` is the smoke run.
+bench: $(STAMP) toolchain
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/real_engine_preview.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

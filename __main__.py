@@ -94,7 +94,8 @@ if config.dns.google_apis != "none":
         opts=client_apis,
     )
 
-link_waits_for: list[pulumi.Resource] = []
+client_waits_for: list[pulumi.Resource] = []
+server_waits_for: list[pulumi.Resource] = []
 if config.demo.enabled:
     demo_service = next(s for s in config.services if s.name == config.demo.service)
     demo_args: MySqlDemoArgs = {
@@ -111,8 +112,10 @@ if config.demo.enabled:
         demo_args["revision"] = config.demo.revision
     demo = MySqlDemo("demo", demo_args)
     # The link's NetworkPolicy goes into the demo client namespace, and the target's
-    # AuthorizationPolicy and PeerAuthentication into the demo server namespace.
-    link_waits_for += [demo.client_namespace, demo.server_namespace]
+    # AuthorizationPolicy and PeerAuthentication into the demo server namespace. Each side
+    # waits only for its own namespace, so neither waits for the other side's cluster.
+    client_waits_for.append(demo.client_namespace)
+    server_waits_for.append(demo.server_namespace)
 
 if issuer.not_ready_reason:
     # First run of an externally signed CA: only its key and request exist so far.
@@ -125,8 +128,9 @@ else:
             client_cluster=clusters["client"],
             server_cluster=clusters["server"],
             ingress=ingress,
+            client_waits_for=client_waits_for,
+            server_waits_for=server_waits_for,
         ),
-        opts=pulumi.ResourceOptions(depends_on=link_waits_for),
     )
 
 pulumi.export("ingress_address", ingress.address)

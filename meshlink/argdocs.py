@@ -59,6 +59,12 @@ def _fields(cls: type) -> Iterator[tuple[str, str, str]]:
         yield statement.target.id, ast.unparse(statement.annotation), doc
 
 
+def field_docs(cls: type) -> dict[str, str]:
+    """Each field of the argument dict ``cls`` (its bases' too) with its docstring, "" when it
+    has none."""
+    return {name: doc for name, _annotation, doc in _fields(cls)}
+
+
 def describe_args(cls: type, *, indent: str = "", depth: int = 1) -> str:
     """The fields of ``cls`` as text, and of the argument dicts they hold ``depth`` levels
     down."""

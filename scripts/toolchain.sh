@@ -30,6 +30,7 @@ unset GOSUMDB GONOSUMDB GONOSUMCHECK GOPRIVATE GOINSECURE
 
 pulumi_dir=$cache/pulumi-$PULUMI_VERSION
 kubernetes_provider_dir=$cache/pulumi-resource-kubernetes-$KUBERNETES_PROVIDER_VERSION
+pulumi_yaml_dir=$cache/pulumi-language-yaml-$PULUMI_YAML_VERSION
 kubernetes_dir=$cache/kubernetes-$KUBERNETES_VERSION
 etcd_dir=$cache/etcd-$ETCD_VERSION
 istio_crds_dir=$cache/istio-crds-$(echo "$ISTIO_API_VERSIONS" | tr ' ' '_')
@@ -38,6 +39,7 @@ if [ "${1:-}" = env ]; then
     cat <<EOF
 MESHLINK_PULUMI_BIN=$pulumi_dir/bin
 MESHLINK_KUBERNETES_PROVIDER_BIN=$kubernetes_provider_dir/bin
+MESHLINK_PULUMI_YAML_BIN=$pulumi_yaml_dir/bin
 MESHLINK_KUBERNETES_BIN=$kubernetes_dir/bin
 MESHLINK_ETCD_BIN=$etcd_dir/bin
 MESHLINK_ISTIO_CRDS=$istio_crds_dir
@@ -106,6 +108,18 @@ EOF
     sdk=$(cd "$src" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
     install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" "$out/bin/"
     install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$out/bin/"
+    rm -rf "$src"
+}
+
+build_pulumi_yaml() {
+    local out=$1 src
+    src=$(wrapper "$out")
+    # The module's own go.mod (no replace directives) decides the pulumi pkg/sdk versions.
+    (cd "$src"
+     go get "github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml@$PULUMI_YAML_VERSION"
+     go build -o "$out/bin/pulumi-language-yaml" \
+         -ldflags "-s -w -X github.com/pulumi/pulumi-yaml/pkg/version.Version=$PULUMI_YAML_VERSION" \
+         github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml)
     rm -rf "$src"
 }
 
@@ -190,11 +204,12 @@ build_istio_crds() {
     rmdir "$out/bin"
 }
 
-pieces=${MESHLINK_TOOLCHAIN_PIECES:-"istio_crds pulumi kubernetes_provider etcd kubernetes"}
+pieces=${MESHLINK_TOOLCHAIN_PIECES:-"istio_crds pulumi pulumi_yaml kubernetes_provider etcd kubernetes"}
 for piece in $pieces; do
     case $piece in
         istio_crds) build_piece istio_crds "$istio_crds_dir" ;;
         pulumi) build_piece pulumi "$pulumi_dir" ;;
+        pulumi_yaml) build_piece pulumi_yaml "$pulumi_yaml_dir" ;;
         kubernetes_provider) build_piece kubernetes_provider "$kubernetes_provider_dir" ;;
         etcd) build_piece etcd "$etcd_dir" ;;
         kubernetes) build_piece kubernetes "$kubernetes_dir" ;;

@@ -42,6 +42,8 @@ RECORD = "gcp:dns/recordSet:RecordSet"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 MESH_LINK = "meshlink:index:MeshLink"
 GATE = "pulumi-python:dynamic/meshlink:IstioCrdGate"
+GKE_CLUSTER = "gcp:container/cluster:Cluster"
+NODE_POOL = "gcp:container/nodePool:NodePool"
 
 
 @pytest.fixture(scope="module")
@@ -341,3 +343,33 @@ def test_bring_your_own_ca_from_secret_configuration_signs_the_leaves() -> None:
         registration.inputs["stringData"]["tls.crt"], ca.cert_pem, FQDN, at=dt.datetime.now(dt.UTC)
     )
     assert ca.key_pem not in plain_text(run.outputs)
+
+
+def test_neither_side_waits_for_the_other_sides_cluster(dev: OfflineRun) -> None:
+    clusters = {r.name.removesuffix("-cluster"): r.urn for r in dev.of_type(GKE_CLUSTER)}
+    assert set(clusters) == {"client", "server"}
+    objects = kubernetes_objects(dev)
+    assert {cluster_of(dev, r) for r in objects} == {"client", "server"}
+    for registration in objects:
+        side = cluster_of(dev, registration)
+        other = "server" if side == "client" else "client"
+        assert dev.depends_on(registration.urn, clusters[side])
+        assert not dev.depends_on(registration.urn, clusters[other]), registration.name
+
+
+def test_the_readiness_gates_kubeconfig_does_not_wait_for_the_node_pools(
+    dev: OfflineRun,
+) -> None:
+    """The gate reads CRDs, which need no nodes: its kubeconfig resolves once the control
+    plane and the mesh membership exist. (In the dev stack its half still waits for the
+    demo namespace, which does need the nodes.)"""
+    gates = dev.of_type(GATE)
+    pools = {r.name.removesuffix("-node-pool"): r.urn for r in dev.of_type(NODE_POOL)}
+    assert len(gates) == 2
+    for gate in gates:
+        side = "client" if "-client-" in gate.name else "server"
+        cluster = next(r.urn for r in dev.of_type(GKE_CLUSTER) if r.name == f"{side}-cluster")
+        assert cluster in gate.dependencies
+        for dependency in gate.dependencies:
+            assert dependency != pools[side], gate.name
+            assert not dev.depends_on(dependency, pools[side]), gate.name

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import pulumi
+
 from meshlink.config.ca import CaSettings, read_ca_settings, read_leaf_lifetime
 from meshlink.config.clusters import (
     DERIVED_NETWORK_KEYS,
@@ -227,6 +229,8 @@ class DevStackConfig:
         client_cluster: MeshCluster,
         server_cluster: MeshCluster,
         ingress: IngressAddress,
+        client_waits_for: Sequence[pulumi.Resource] = (),
+        server_waits_for: Sequence[pulumi.Resource] = (),
     ) -> MeshLinkArgs:
         args: dict[str, Any] = {
             "services": service_args(self.services),
@@ -235,8 +239,9 @@ class DevStackConfig:
                 "namespaces": self.client_namespaces,
                 "egress_gateway": dict(self.gateways.egress),
                 "network_policy": dict(self.client_section.network_policy),
-                "readiness": {"kubeconfig": client_cluster.kubeconfig},
+                "readiness": {"kubeconfig": client_cluster.control_plane_kubeconfig},
                 "cluster_name": client_cluster.cluster_name,
+                "depends_on": list(client_waits_for),
             },
             "server": {
                 "provider": server_cluster.provider,
@@ -245,8 +250,9 @@ class DevStackConfig:
                     "source_ranges": source_ranges(ingress, self.nat_address_count),
                     **ingress_address_args(ingress),
                 },
-                "readiness": {"kubeconfig": server_cluster.kubeconfig},
+                "readiness": {"kubeconfig": server_cluster.control_plane_kubeconfig},
                 "cluster_name": server_cluster.cluster_name,
+                "depends_on": list(server_waits_for),
                 "trust_domains": [
                     managed_mesh_trust_domain(self.server_fleet_project),
                     "cluster.local",
@@ -265,6 +271,50 @@ class DevStackConfig:
         return cast(MeshLinkArgs, args)
 
 
+def _read_networks(
+    reader: ConfigReader, client: ClusterSection | None, server: ClusterSection | None
+) -> dict[str, MeshNetworkSettings]:
+    """Both sides' network settings, checked apart; empty where a side is missing, where
+    either sets a key the side derives (read_cluster reports those), or on a problem."""
+    if client is None or server is None:
+        return {}
+    if set(DERIVED_NETWORK_KEYS) & (set(client.network) | set(server.network)):
+        return {}
+    client_values = network_values(client, "client")
+    server_values = network_values(server, "server")
+    try:
+        check_networks_disjoint(
+            client_values,
+            server_values,
+            names=(f"{reader.path('client')}.network", f"{reader.path('server')}.network"),
+            where=WHERE,
+        )
+        return {
+            "client": MeshNetworkSettings.model_validate(client_values),
+            "server": MeshNetworkSettings.model_validate(server_values),
+        }
+    except MeshlinkValidationError as error:
+        reader.problems.extend(error.problems)
+        return {}
+
+
+def _client_namespaces(
+    reader: ConfigReader, client: ClientSection | None, demo: DemoSection | None
+) -> list[str]:
+    """The link's client namespaces, the enabled demo's included; at least one."""
+    if client is None:
+        return []
+    namespaces = list(client.namespaces)
+    if demo is not None and demo.enabled and demo.client_namespace not in namespaces:
+        namespaces.append(demo.client_namespace)
+    if not namespaces:
+        reader.problems.append(
+            f"{reader.path('client')}.namespaces: name at least one namespace of client "
+            f"workloads (or enable {reader.path('demo')})"
+        )
+    return namespaces
+
+
 def load_dev_config(namespace: str = NAMESPACE) -> DevStackConfig:
     """Read and validate the dev stack's configuration, or raise one error listing every
     problem."""
@@ -277,25 +327,7 @@ def load_dev_config(namespace: str = NAMESPACE) -> DevStackConfig:
         reader, "server", ServerSection, fleet_project=None, check_network=False
     )
     _check_two_fleets(reader, client, server, shared_fleet)
-    networks: dict[str, MeshNetworkSettings] = {}
-    if client is not None and server is not None:
-        client_values = network_values(client, "client")
-        server_values = network_values(server, "server")
-        derived = set(DERIVED_NETWORK_KEYS)
-        if not derived & (set(client.network) | set(server.network)):
-            try:
-                check_networks_disjoint(
-                    client_values,
-                    server_values,
-                    names=(f"{reader.path('client')}.network", f"{reader.path('server')}.network"),
-                    where=WHERE,
-                )
-                networks = {
-                    "client": MeshNetworkSettings.model_validate(client_values),
-                    "server": MeshNetworkSettings.model_validate(server_values),
-                }
-            except MeshlinkValidationError as error:
-                reader.problems.extend(error.problems)
+    networks = _read_networks(reader, client, server)
     policy = read_client_policy(reader, cast(ClientSection | None, client))
     services = read_services(reader)
     link_name = read_link_name(reader, services)
@@ -308,16 +340,7 @@ def load_dev_config(namespace: str = NAMESPACE) -> DevStackConfig:
     tls = reader.section(TlsSection, "tls", required=False)
     demo = _demo(reader, services)
     _check_demo_beside_gateways(reader, demo, gateways, link_name)
-    namespaces: list[str] = []
-    if client is not None:
-        namespaces = list(cast(ClientSection, client).namespaces)
-        if demo is not None and demo.enabled and demo.client_namespace not in namespaces:
-            namespaces.append(demo.client_namespace)
-        if not namespaces:
-            reader.problems.append(
-                f"{reader.path('client')}.namespaces: name at least one namespace of client "
-                f"workloads (or enable {reader.path('demo')})"
-            )
+    namespaces = _client_namespaces(reader, cast(ClientSection | None, client), demo)
     finish(reader)
     assert client is not None and server is not None and services is not None
     assert identity is not None and dns is not None and ca is not None and demo is not None

@@ -149,6 +149,12 @@ class MeshCluster(pulumi.ComponentResource):
     """A secret kubeconfig using the ``gke-gcloud-auth-plugin`` exec credential. It resolves
     once the node pool and the mesh feature membership exist, so nothing is applied to a
     cluster that has no nodes or no mesh requested yet."""
+    control_plane_kubeconfig: Registered[pulumi.Output[str]]
+    """The same credentials, resolving as soon as the control plane and the mesh feature
+    membership exist, without waiting for the node pool: for readiness gates, which only
+    read CustomResourceDefinitions, and the API server itself marks a CRD Established
+    (kubernetes.io, "Extend the Kubernetes API with CustomResourceDefinitions"). A gate
+    given it polls while the nodes are still being created."""
 
     def __init__(
         self,
@@ -333,6 +339,11 @@ class MeshCluster(pulumi.ComponentResource):
             lambda ca: ca or ""
         )
         context = plan.context_name
+        self.control_plane_kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(
+                self.cluster.endpoint, self.ca_certificate, self.feature_membership.id
+            ).apply(lambda v: gke_kubeconfig(context, str(v[0]), str(v[1])))
+        )
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(
                 self.cluster.endpoint,

@@ -61,6 +61,10 @@ class MeshLinkClientArgs(ClientClusterArgs, total=False):
 
     provider: Required[k8s.Provider]
     """The client cluster's provider; every client-side object is declared through it."""
+    depends_on: Sequence[pulumi.Resource]
+    """What every client-side object waits for, e.g. client namespaces declared in the same
+    program. Unlike ``depends_on`` on the ``MeshLink`` itself, it holds back only this
+    side, so the server side does not wait for the client cluster."""
 
 
 class MeshLinkServerArgs(ServerClusterArgs, total=False):
@@ -68,6 +72,9 @@ class MeshLinkServerArgs(ServerClusterArgs, total=False):
 
     provider: Required[k8s.Provider]
     """The server cluster's provider; every server-side object is declared through it."""
+    depends_on: Sequence[pulumi.Resource]
+    """What every server-side object waits for, e.g. the target's namespace declared in the
+    same program; it holds back only this side."""
 
 
 class MeshLinkArgs(ServerTlsArgs, LinkOptionsArgs, total=False):
@@ -112,9 +119,19 @@ def _check_client_identity(
 
 
 class _ThroughProvider(BaseModel):
-    """A cluster part of ``MeshLink``: its objects are declared through ``provider``."""
+    """A cluster part of ``MeshLink``: its objects are declared through ``provider``, after
+    ``depends_on``."""
 
     provider: Any
+    depends_on: list[Any] = Field(default_factory=list)
+
+    @field_validator("depends_on")
+    @classmethod
+    def _resources(cls, value: list[Any]) -> list[Any]:
+        for index, item in enumerate(value):
+            if not isinstance(item, pulumi.Resource):
+                raise ValueError(f"[{index}]: expected a resource, got {type(item).__name__}")
+        return value
 
     @field_validator("provider")
     @classmethod
@@ -323,7 +340,11 @@ class MeshLink(pulumi.ComponentResource):
                 issuer=issuer,
                 client_identity=model.client_identity,
             ),
-            opts=pulumi.ResourceOptions(parent=self, providers=[model.client.provider]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                providers=[model.client.provider],
+                depends_on=model.client.depends_on,
+            ),
         )
         self.server = LinkServer(
             f"{name}-server",
@@ -335,5 +356,9 @@ class MeshLink(pulumi.ComponentResource):
                 issuer=issuer,
                 allowed_client_identities=allowed,
             ),
-            opts=pulumi.ResourceOptions(parent=self, providers=[model.server.provider]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                providers=[model.server.provider],
+                depends_on=model.server.depends_on,
+            ),
         )

@@ -65,14 +65,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return loaded
 
 
-def load_program(
-    directory: Path, stack: str, *, secrets: Mapping[str, str] | None = None
-) -> Program:
-    """Read ``directory``'s project file and the stack's config file.
-
-    ``secrets`` maps fully qualified keys to the plaintext of their ``secure:`` values.
-    """
-    directory = directory.resolve()
+def _read_project(directory: Path) -> tuple[Path, dict[str, Any], str, Path]:
+    """``Pulumi.yaml``: its path, its content, the project name and the entry point."""
     project_file = directory / "Pulumi.yaml"
     if not project_file.is_file():
         raise ProgramError(f"{directory}: no Pulumi.yaml; name a Pulumi program directory")
@@ -86,7 +80,11 @@ def load_program(
         main = main / "__main__.py"
     if not main.is_file():
         raise ProgramError(f"{project_file}: program entry point {main} does not exist")
+    return project_file, project_doc, project, main
 
+
+def _read_stack_values(directory: Path, stack: str) -> dict[str, Any]:
+    """The ``config`` mapping of ``Pulumi.<stack>.yaml``, keys as written."""
     stack_file = directory / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():
         raise ProgramError(f"{directory}: no stack configuration Pulumi.{stack}.yaml")
@@ -96,7 +94,13 @@ def load_program(
             f"{stack_file}: config: expected a mapping of keys to values "
             f"(found a {type(stack_values).__name__})"
         )
+    return stack_values
 
+
+def _declared_defaults(
+    project_file: Path, project_doc: Mapping[str, Any], project: str
+) -> dict[str, str]:
+    """The defaults the project file declares, under their fully qualified keys."""
     declared = project_doc.get("config") or {}
     if not isinstance(declared, dict):
         raise ProgramError(
@@ -109,7 +113,20 @@ def load_program(
             config[_qualify(key, project)] = _as_config_string(declaration["default"])
         elif not isinstance(declaration, dict):
             config[_qualify(key, project)] = _as_config_string(declaration)
+    return config
 
+
+def load_program(
+    directory: Path, stack: str, *, secrets: Mapping[str, str] | None = None
+) -> Program:
+    """Read ``directory``'s project file and the stack's config file.
+
+    ``secrets`` maps fully qualified keys to the plaintext of their ``secure:`` values.
+    """
+    directory = directory.resolve()
+    project_file, project_doc, project, main = _read_project(directory)
+    stack_values = _read_stack_values(directory, stack)
+    config = _declared_defaults(project_file, project_doc, project)
     secret_keys: list[str] = []
     warnings: list[str] = []
     given_secrets = dict(secrets or {})

@@ -263,15 +263,16 @@ def crt_list_line(crt: Path, hosts: Sequence[str]) -> str:
     return " ".join([_q(str(crt)), *filters]) + "\n"
 
 
-def render_config(config: HaproxyConfig) -> str:
+def _global_and_defaults(lua: Path | None) -> list[str]:
     out = [
         "global",
         "    log stderr format raw local0 info",
         "    ssl-server-verify required",
     ]
-    if config.lua is not None:
-        out.append(f"    lua-load {_q(str(config.lua))}")
-    out += [
+    if lua is not None:
+        out.append(f"    lua-load {_q(str(lua))}")
+    return [
+        *out,
         "",
         "defaults",
         "    mode tcp",
@@ -283,47 +284,58 @@ def render_config(config: HaproxyConfig) -> str:
         "    timeout server-fin 2s",
         "",
     ]
+
+
+def _ingress_section(fe: IngressFrontend) -> list[str]:
+    strict = "" if "*" in fe.hosts else " strict-sni"
+    bind = (
+        f"    bind 127.0.0.1:{fe.port} ssl crt-list {_q(str(fe.crt_list))}{strict}"
+        f" verify required ca-file {_q(str(fe.ca_file))}"
+        f" ssl-min-ver {HAPROXY_TLS_VERSION[fe.min_version]}"
+        f" ssl-max-ver {HAPROXY_TLS_VERSION[fe.max_version]}"
+    )
+    if fe.cipher_suites:
+        bind += f" ciphers {_q(':'.join(fe.cipher_suites))}"
+    return [
+        f"frontend {_q(fe.name)}",
+        bind,
+        f"    log-format {shlex.quote(INGRESS_SESSION_LOG)}",
+        f"    error-log-format {shlex.quote(INGRESS_ERROR_LOG)}",
+        f"    tcp-request content lua.meshlink_client_san {_q(fe.name)}",
+        "    tcp-request content reject unless { var(sess.meshlink_san_verdict) -m str allowed }",
+        f"    default_backend {_q(fe.name)}_target",
+        "",
+        f"backend {_q(fe.name)}_target",
+        f"    server target 127.0.0.1:{fe.backend_port}",
+        "",
+    ]
+
+
+def _egress_section(eg: EgressFrontend) -> list[str]:
+    return [
+        f"frontend {_q(eg.name)}",
+        f"    bind 127.0.0.1:{eg.port}",
+        f"    log-format {shlex.quote(EGRESS_SESSION_LOG)}",
+        f"    error-log-format {shlex.quote(EGRESS_ERROR_LOG)}",
+        f"    default_backend {_q(eg.name)}_link",
+        "",
+        f"backend {_q(eg.name)}_link",
+        # One attempt: a refused server must show as refused, not as a retry later.
+        "    retries 0",
+        (
+            f"    server ingress 127.0.0.1:{eg.server_port} ssl crt {_q(str(eg.crt))}"
+            f" ca-file {_q(str(eg.ca_file))} verify required"
+            f" verifyhost {_q(eg.verify_host)} sni str({_q(eg.sni)})"
+            " ssl-min-ver TLSv1.2"
+        ),
+        "",
+    ]
+
+
+def render_config(config: HaproxyConfig) -> str:
+    out = _global_and_defaults(config.lua)
     for fe in config.ingress:
-        strict = "" if "*" in fe.hosts else " strict-sni"
-        bind = (
-            f"    bind 127.0.0.1:{fe.port} ssl crt-list {_q(str(fe.crt_list))}{strict}"
-            f" verify required ca-file {_q(str(fe.ca_file))}"
-            f" ssl-min-ver {HAPROXY_TLS_VERSION[fe.min_version]}"
-            f" ssl-max-ver {HAPROXY_TLS_VERSION[fe.max_version]}"
-        )
-        if fe.cipher_suites:
-            bind += f" ciphers {_q(':'.join(fe.cipher_suites))}"
-        out += [
-            f"frontend {_q(fe.name)}",
-            bind,
-            f"    log-format {shlex.quote(INGRESS_SESSION_LOG)}",
-            f"    error-log-format {shlex.quote(INGRESS_ERROR_LOG)}",
-            f"    tcp-request content lua.meshlink_client_san {_q(fe.name)}",
-            "    tcp-request content reject"
-            " unless { var(sess.meshlink_san_verdict) -m str allowed }",
-            f"    default_backend {_q(fe.name)}_target",
-            "",
-            f"backend {_q(fe.name)}_target",
-            f"    server target 127.0.0.1:{fe.backend_port}",
-            "",
-        ]
+        out += _ingress_section(fe)
     for eg in config.egress:
-        out += [
-            f"frontend {_q(eg.name)}",
-            f"    bind 127.0.0.1:{eg.port}",
-            f"    log-format {shlex.quote(EGRESS_SESSION_LOG)}",
-            f"    error-log-format {shlex.quote(EGRESS_ERROR_LOG)}",
-            f"    default_backend {_q(eg.name)}_link",
-            "",
-            f"backend {_q(eg.name)}_link",
-            # One attempt: a refused server must show as refused, not as a retry later.
-            "    retries 0",
-            (
-                f"    server ingress 127.0.0.1:{eg.server_port} ssl crt {_q(str(eg.crt))}"
-                f" ca-file {_q(str(eg.ca_file))} verify required"
-                f" verifyhost {_q(eg.verify_host)} sni str({_q(eg.sni)})"
-                " ssl-min-ver TLSv1.2"
-            ),
-            "",
-        ]
+        out += _egress_section(eg)
     return "\n".join(out)

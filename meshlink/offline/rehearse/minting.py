@@ -7,7 +7,10 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from meshlink.offline.rehearse import pki
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
+
+from meshlink.offline.rehearse import issuing, pki
 from meshlink.offline.rehearse.wiring import LinkPlan
 
 
@@ -42,21 +45,21 @@ def _unlisted_identity(plan: LinkPlan) -> str:
 
 def mint_negatives(plan: LinkPlan, now: dt.datetime | None = None) -> Minted:
     now = now or dt.datetime.now(dt.UTC)
-    key = pki.new_key()
+    key = issuing.new_key()
     client_sans = pki.subject_alt_names(plan.client.leaf)
     server_sans = pki.subject_alt_names(plan.server.leaf)
     fresh = (now - dt.timedelta(hours=1), now + dt.timedelta(days=1))
-    other_key = pki.new_key()
-    other_ca = pki.mint_ca("meshlink rehearsal unrelated CA", key=other_key, now=now)
+    other_key = issuing.new_key()
+    other_ca = issuing.mint_ca("meshlink rehearsal unrelated CA", key=other_key, now=now)
 
     def leaf(
         sans: Sequence[str],
         usage: pki.x509.ObjectIdentifier,
         issuer: pki.x509.Certificate,
-        issuer_key: pki.CertificateIssuerPrivateKeyTypes,
+        issuer_key: CertificateIssuerPrivateKeyTypes,
         window: tuple[dt.datetime, dt.datetime] = fresh,
     ) -> pki.x509.Certificate:
-        return pki.mint_leaf(
+        return issuing.mint_leaf(
             "meshlink rehearsal",
             sans=sans,
             usages=[usage],
@@ -96,13 +99,13 @@ def mint_negatives(plan: LinkPlan, now: dt.datetime | None = None) -> Minted:
     )
 
 
-def _issuer_key(key: pki.PrivateKeyTypes) -> pki.CertificateIssuerPrivateKeyTypes:
+def _issuer_key(key: pki.PrivateKeyTypes) -> CertificateIssuerPrivateKeyTypes:
     if not isinstance(
         key,
-        pki.ec.EllipticCurvePrivateKey
-        | pki.rsa.RSAPrivateKey
-        | pki.ed25519.Ed25519PrivateKey
-        | pki.ed448.Ed448PrivateKey,
+        ec.EllipticCurvePrivateKey
+        | rsa.RSAPrivateKey
+        | ed25519.Ed25519PrivateKey
+        | ed448.Ed448PrivateKey,
     ):
         raise RuntimeError(f"cannot sign certificates with a {type(key).__name__}")
     return key

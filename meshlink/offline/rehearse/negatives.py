@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 
 from meshlink.offline.rehearse import pki
 from meshlink.offline.rehearse.layout import LOG_WAIT, Layout
@@ -119,62 +121,69 @@ OUTSIDE_PINNED_SUITES = (
 """TLS 1.2 suites outside meshlink's pinned list (OpenSSL names, which are Envoy's)."""
 
 
-def ingress_cases(layout: Layout, log: LogWatch, minted: Minted) -> list[CaseResult]:
+@dataclass(frozen=True)
+class _IngressProbe:
+    """One connection to the ingress, made when the case runs, and the reason its outcome
+    must show."""
+
+    title: str
+    connect: Callable[[], ProbeOutcome]
+    reason: Reason
+    expect_refused: bool = True
+    note: str = ""
+
+
+def _cert_error(*codes: int) -> Reason:
+    return lambda o, e: _error_field(e, "cert_error") in {str(c) for c in codes}
+
+
+def _client_certificate_probes(layout: Layout, minted: Minted) -> list[_IngressProbe]:
+    """The control, then each client certificate the ingress must refuse."""
     plan, port, sni = layout.plan, layout.ingress_port, layout.plan.sni
-    out: list[CaseResult] = []
 
-    def probe(
-        title: str,
-        outcome: ProbeOutcome,
-        *,
-        expect_refused: bool = True,
-        reason: Reason,
-        note: str = "",
-    ) -> None:
-        entries = (
-            log.for_client("ingress", outcome.client_port, timeout=LOG_WAIT)
-            if outcome.connected
-            else []
-        )
-        out.append(
-            _ingress_case(
-                title, outcome, entries, expect_refused=expect_refused, reason=reason, note=note
-            )
-        )
+    def presenting(credential: pki.Credential | None) -> Callable[[], ProbeOutcome]:
+        return partial(tls_probe, port, sni=sni, credential=credential)
 
-    def cert_error(*codes: int) -> Reason:
-        return lambda o, e: _error_field(e, "cert_error") in {str(c) for c in codes}
+    return [
+        _IngressProbe(
+            "the link's own client certificate (control)",
+            presenting(plan.client),
+            expect_refused=False,
+            reason=lambda o, e: any(x.get("san_verdict") == "allowed" for x in e),
+        ),
+        _IngressProbe(
+            "no client certificate",
+            presenting(None),
+            reason=lambda o, e: "peer did not return a certificate" in _error_field(e, "ssl_error"),
+        ),
+        _IngressProbe(
+            "client certificate from another CA",
+            presenting(minted.other_ca_client),
+            reason=_cert_error(*UNTRUSTED),
+            note=f"issued by {pki.describe_issuer(minted.other_ca_client.leaf)}",
+        ),
+        _IngressProbe(
+            "expired client certificate (real issuer)",
+            presenting(minted.expired_client),
+            reason=_cert_error(10),
+        ),
+        _IngressProbe(
+            "EKU serverAuth only (real issuer)",
+            presenting(minted.server_auth_client),
+            reason=_cert_error(26),
+        ),
+    ]
 
-    probe(
-        "the link's own client certificate (control)",
-        tls_probe(port, sni=sni, credential=plan.client),
-        expect_refused=False,
-        reason=lambda o, e: any(x.get("san_verdict") == "allowed" for x in e),
-    )
-    probe(
-        "no client certificate",
-        tls_probe(port, sni=sni, credential=None),
-        reason=lambda o, e: "peer did not return a certificate" in _error_field(e, "ssl_error"),
-    )
-    probe(
-        "client certificate from another CA",
-        tls_probe(port, sni=sni, credential=minted.other_ca_client),
-        reason=cert_error(*UNTRUSTED),
-        note=f"issued by {pki.describe_issuer(minted.other_ca_client.leaf)}",
-    )
-    probe(
-        "expired client certificate (real issuer)",
-        tls_probe(port, sni=sni, credential=minted.expired_client),
-        reason=cert_error(10),
-    )
-    probe(
-        "EKU serverAuth only (real issuer)",
-        tls_probe(port, sni=sni, credential=minted.server_auth_client),
-        reason=cert_error(26),
-    )
-    probe(
+
+def _plaintext_probe(layout: Layout) -> _IngressProbe:
+    return _IngressProbe(
         "plaintext TCP",
-        plain_probe(port, payload=b"\x0a\x00\x00\x01plaintext client\r\n", wait=0.5),
+        partial(
+            plain_probe,
+            layout.ingress_port,
+            payload=b"\x0a\x00\x00\x01plaintext client\r\n",
+            wait=0.5,
+        ),
         # HAProxy read bytes that are not a TLS ClientHello and sent nothing back.
         reason=lambda o, e: (
             _error_field(e, "error") == "SSL handshake failure"
@@ -182,11 +191,18 @@ def ingress_cases(layout: Layout, log: LogWatch, minted: Minted) -> list[CaseRes
             and not o.received
         ),
     )
+
+
+def _protocol_version_cases(layout: Layout) -> list[_IngressProbe | CaseResult]:
+    """TLS versions below the Gateway's minimum; TLS 1.1 is a finding, not a probe, where
+    the minimum permits it."""
+    plan, port, sni = layout.plan, layout.ingress_port, layout.plan.sni
     minimum = plan.min_version.replace("TLSV1_", "TLS 1.")
+    cases: list[_IngressProbe | CaseResult] = []
     if TLS_VERSIONS.index(plan.min_version) <= TLS_VERSIONS.index("TLSV1_1"):
         # Not probed: this OpenSSL refuses TLS 1.1 at its default security level whatever
         # the setting, where Envoy would accept it; the Gateway's own setting is the finding.
-        out.append(
+        cases.append(
             CaseResult(
                 "ingress",
                 f"TLS 1.1 (minimum {minimum})",
@@ -200,30 +216,41 @@ def ingress_cases(layout: Layout, log: LogWatch, minted: Minted) -> list[CaseRes
         if TLS_VERSIONS.index(version) >= TLS_VERSIONS.index(plan.min_version):
             continue
         label = version.replace("TLSV1_", "TLS 1.")
-        probe(
-            f"{label} (minimum {minimum})",
-            tls_probe(
-                port,
-                sni=sni,
-                credential=plan.client,
-                minimum=PYTHON_TLS["TLSV1_0"] if version == "TLSV1_1" else PYTHON_TLS[version],
-                maximum=PYTHON_TLS[version],
-                legacy=True,
-            ),
-            reason=lambda o, e: (
-                "unsupported protocol" in _error_field(e, "ssl_error")
-                or "protocol version" in (o.tls_error or "")
-            ),
+        cases.append(
+            _IngressProbe(
+                f"{label} (minimum {minimum})",
+                partial(
+                    tls_probe,
+                    port,
+                    sni=sni,
+                    credential=plan.client,
+                    minimum=PYTHON_TLS["TLSV1_0"] if version == "TLSV1_1" else PYTHON_TLS[version],
+                    maximum=PYTHON_TLS[version],
+                    legacy=True,
+                ),
+                reason=lambda o, e: (
+                    "unsupported protocol" in _error_field(e, "ssl_error")
+                    or "protocol version" in (o.tls_error or "")
+                ),
+            )
         )
-    if TLS_VERSIONS.index(plan.min_version) <= TLS_VERSIONS.index("TLSV1_2"):
-        # The link's own certificate, TLS 1.2, and only suites a pinned list leaves out: CBC
-        # suites and suites without ECDHE, all of which Envoy's default list accepts.
-        outside = [s for s in OUTSIDE_PINNED_SUITES if s not in plan.cipher_suites]
-        probe(
+    return cases
+
+
+def _weak_suites_probes(layout: Layout) -> list[_IngressProbe]:
+    """The link's own certificate, TLS 1.2, and only suites a pinned list leaves out: CBC
+    suites and suites without ECDHE, all of which Envoy's default list accepts."""
+    plan = layout.plan
+    if TLS_VERSIONS.index(plan.min_version) > TLS_VERSIONS.index("TLSV1_2"):
+        return []
+    outside = [s for s in OUTSIDE_PINNED_SUITES if s not in plan.cipher_suites]
+    return [
+        _IngressProbe(
             WEAK_SUITES_CASE,
-            tls_probe(
-                port,
-                sni=sni,
+            partial(
+                tls_probe,
+                layout.ingress_port,
+                sni=plan.sni,
                 credential=plan.client,
                 minimum=PYTHON_TLS["TLSV1_2"],
                 maximum=PYTHON_TLS["TLSV1_2"],
@@ -235,22 +262,63 @@ def ingress_cases(layout: Layout, log: LogWatch, minted: Minted) -> list[CaseRes
                 or "no shared cipher" in _error_field(e, "ssl_error")
             ),
         )
-    probe(
-        "client SAN not allowed (real issuer)",
-        tls_probe(port, sni=sni, credential=minted.unlisted_san_client),
-        note=f"presents {minted.unlisted_san}",
-        reason=lambda o, e: any(
-            x.get("san_verdict") == "not-allowed" and x.get("bytes_to_client") == "0" for x in e
-        ),
-    )
-    if "*" not in plan.gateway_hosts:
-        probe(
-            "SNI not among the Gateway's hosts",
-            tls_probe(port, sni=f"not-{sni}", credential=plan.client),
-            note=f"SNI not-{sni}, the link's own client certificate",
-            reason=lambda o, e: "unrecognized name" in (o.tls_error or ""),
+    ]
+
+
+def _name_probes(layout: Layout, minted: Minted) -> list[_IngressProbe]:
+    """A client SAN the Gateway does not allow, and an SNI it does not serve."""
+    plan, port, sni = layout.plan, layout.ingress_port, layout.plan.sni
+    probes = [
+        _IngressProbe(
+            "client SAN not allowed (real issuer)",
+            partial(tls_probe, port, sni=sni, credential=minted.unlisted_san_client),
+            note=f"presents {minted.unlisted_san}",
+            reason=lambda o, e: any(
+                x.get("san_verdict") == "not-allowed" and x.get("bytes_to_client") == "0" for x in e
+            ),
         )
-    return out
+    ]
+    if "*" not in plan.gateway_hosts:
+        probes.append(
+            _IngressProbe(
+                "SNI not among the Gateway's hosts",
+                partial(tls_probe, port, sni=f"not-{sni}", credential=plan.client),
+                note=f"SNI not-{sni}, the link's own client certificate",
+                reason=lambda o, e: "unrecognized name" in (o.tls_error or ""),
+            )
+        )
+    return probes
+
+
+def _run_ingress_probe(probe: _IngressProbe, log: LogWatch) -> CaseResult:
+    outcome = probe.connect()
+    entries = (
+        log.for_client("ingress", outcome.client_port, timeout=LOG_WAIT)
+        if outcome.connected
+        else []
+    )
+    return _ingress_case(
+        probe.title,
+        outcome,
+        entries,
+        expect_refused=probe.expect_refused,
+        reason=probe.reason,
+        note=probe.note,
+    )
+
+
+def ingress_cases(layout: Layout, log: LogWatch, minted: Minted) -> list[CaseResult]:
+    """Every ingress case, in the report's order; each probe connects when its turn comes."""
+    cases: list[_IngressProbe | CaseResult] = [
+        *_client_certificate_probes(layout, minted),
+        _plaintext_probe(layout),
+        *_protocol_version_cases(layout),
+        *_weak_suites_probes(layout),
+        *_name_probes(layout, minted),
+    ]
+    return [
+        case if isinstance(case, CaseResult) else _run_ingress_probe(case, log) for case in cases
+    ]
 
 
 def egress_cases(layout: Layout, log: LogWatch, minted: Minted) -> list[CaseResult]:

@@ -30,61 +30,81 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def positive_check(
-    db: MariaDB, layout: Layout, ingress_log: LogWatch, *, rows: int = ROWS
-) -> PositiveResult:
-    plan = layout.plan
-    table = f"link{layout.index}_rows"
-    data = _rows(plan.fqdn, rows)
-    expected = "".join(f"{i}\t{label}\t{payload}\t{amount}\n" for i, label, payload, amount in data)
+def _write_statements(table: str, data: list[tuple[int, str, str, int]]) -> str:
+    """The SQL that creates ``table`` afresh and inserts ``data``, 500 rows a statement."""
     statements = [
         f"DROP TABLE IF EXISTS {table};",
         f"CREATE TABLE {table} (id INT PRIMARY KEY, label VARCHAR(64) NOT NULL, "
         "payload CHAR(64) NOT NULL, amount BIGINT NOT NULL) ENGINE=InnoDB;",
     ]
-    for start in range(0, rows, 500):
+    for start in range(0, len(data), 500):
         values = ",".join(
             f"({i},'{label}','{payload}',{amount})"
             for i, label, payload, amount in data[start : start + 500]
         )
         # Every value is generated above (digits and hex), none comes from outside.
         statements.append(f"INSERT INTO {table} (id, label, payload, amount) VALUES {values};")  # noqa: S608
-    select = f"SELECT id, label, payload, amount FROM {table} ORDER BY id;\n"  # noqa: S608
+    return "\n".join(statements) + "\n"
 
-    def allowed_sessions() -> list[dict[str, str]]:
-        return [
-            e
-            for e in ingress_log.entries()
-            if e.get("link") == layout.ingress_name and e.get("san_verdict") == "allowed"
-        ]
 
-    before = len(allowed_sessions())
-    db.query(layout.egress_port, "\n".join(statements) + "\n", what="writing through the link")
-    read_back = db.query(layout.egress_port, select, what="reading back through the link")
-    direct = db.query(db.port, select, what="reading directly from MariaDB")
-    # HAProxy logs a session when it ends, a moment after the client has gone.
+def _allowed_sessions(ingress_log: LogWatch, layout: Layout) -> list[dict[str, str]]:
+    return [
+        e
+        for e in ingress_log.entries()
+        if e.get("link") == layout.ingress_name and e.get("san_verdict") == "allowed"
+    ]
+
+
+def _sessions_logged(ingress_log: LogWatch, layout: Layout, *, before: int) -> list[dict[str, str]]:
+    """The allowed sessions once two more than ``before`` are logged, or LOG_WAIT passed:
+    HAProxy logs a session when it ends, a moment after the client has gone."""
     deadline = time.monotonic() + LOG_WAIT
-    sessions = allowed_sessions()
+    sessions = _allowed_sessions(ingress_log, layout)
     while len(sessions) - before < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-        sessions = allowed_sessions()
-    through = len(sessions) - before
-    last = sessions[-1] if sessions else {}
-    written, read_sha, direct_sha = _digest(expected), _digest(read_back), _digest(direct)
-    passed = written == read_sha == direct_sha and through >= 2
+        sessions = _allowed_sessions(ingress_log, layout)
+    return sessions
+
+
+def _detail(
+    passed: bool,
+    rows: int,
+    through: int,
+    last: dict[str, str],
+    digests: tuple[str, str, str],
+) -> str:
+    """``digests``: what was written, what was read back, what MariaDB holds."""
+    written, read_sha, direct_sha = digests
     if passed:
-        detail = (
+        return (
             f"{rows} rows written and read back through the link; sha256 matches what was "
             f"written and what MariaDB holds ({through} sessions through the ingress, "
             f"{last.get('tls', '?')}, client {last.get('client_sans', '?')})"
         )
-    elif through < 2:
-        detail = "the ingress log does not show the sessions: the traffic did not take the link"
-    else:
-        detail = (
-            f"checksums differ: written {written[:12]}, read back {read_sha[:12]}, "
-            f"in MariaDB {direct_sha[:12]}"
-        )
+    if through < 2:
+        return "the ingress log does not show the sessions: the traffic did not take the link"
+    return (
+        f"checksums differ: written {written[:12]}, read back {read_sha[:12]}, "
+        f"in MariaDB {direct_sha[:12]}"
+    )
+
+
+def positive_check(
+    db: MariaDB, layout: Layout, ingress_log: LogWatch, *, rows: int = ROWS
+) -> PositiveResult:
+    table = f"link{layout.index}_rows"
+    data = _rows(layout.plan.fqdn, rows)
+    expected = "".join(f"{i}\t{label}\t{payload}\t{amount}\n" for i, label, payload, amount in data)
+    select = f"SELECT id, label, payload, amount FROM {table} ORDER BY id;\n"  # noqa: S608
+    before = len(_allowed_sessions(ingress_log, layout))
+    db.query(layout.egress_port, _write_statements(table, data), what="writing through the link")
+    read_back = db.query(layout.egress_port, select, what="reading back through the link")
+    direct = db.query(db.port, select, what="reading directly from MariaDB")
+    sessions = _sessions_logged(ingress_log, layout, before=before)
+    through = len(sessions) - before
+    last = sessions[-1] if sessions else {}
+    written, read_sha, direct_sha = _digest(expected), _digest(read_back), _digest(direct)
+    passed = written == read_sha == direct_sha and through >= 2
     return PositiveResult(
         rows=rows,
         written_sha256=written,
@@ -94,5 +114,5 @@ def positive_check(
         tls_version=last.get("tls", ""),
         client_identity=last.get("client_sans", ""),
         passed=passed,
-        detail=detail,
+        detail=_detail(passed, rows, through, last, (written, read_sha, direct_sha)),
     )

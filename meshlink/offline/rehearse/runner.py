@@ -8,7 +8,7 @@ import os
 import shutil
 import ssl
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from meshlink.offline.rehearse import pki, timing
@@ -16,6 +16,7 @@ from meshlink.offline.rehearse.layout import Layout, haproxy_configs, link_notes
 from meshlink.offline.rehearse.minting import mint_negatives
 from meshlink.offline.rehearse.negatives import egress_cases, ingress_cases
 from meshlink.offline.rehearse.positive import ROWS, positive_check
+from meshlink.offline.rehearse.probes import LogWatch
 from meshlink.offline.rehearse.processes import MariaDB, Tools, find_tools, free_ports, run_command
 from meshlink.offline.rehearse.render import load_render
 from meshlink.offline.rehearse.results import (
@@ -138,6 +139,73 @@ def _versions(tools: Tools) -> dict[str, str]:
     }
 
 
+def _link_result(layout: Layout, mariadb_port: int) -> LinkResult:
+    """What the render says of one link, before anything is rehearsed."""
+    plan = layout.plan
+    return LinkResult(
+        fqdn=plan.fqdn,
+        sni=plan.sni,
+        client_cluster=plan.client_cluster,
+        server_cluster=plan.server_cluster,
+        destination_rule=plan.destination_rule,
+        egress_gateway=plan.egress_gateway,
+        client_secret=plan.client_secret,
+        gateway=plan.gateway,
+        server_secret=plan.server_secret,
+        virtual_service=plan.virtual_service,
+        target=plan.target,
+        link_port=plan.link_port,
+        min_version=plan.min_version,
+        allowed_client_sans=plan.allowed_client_sans,
+        server_names=plan.server_names,
+        listeners={
+            "mariadb": mariadb_port,
+            "ingress": layout.ingress_port,
+            "egress app port": layout.egress_port,
+        },
+        notes=link_notes(plan),
+    )
+
+
+def _rehearse_link(
+    db: MariaDB, layout: Layout, ingress_log: LogWatch, egress_log: LogWatch
+) -> LinkResult:
+    result = _link_result(layout, db.port)
+    result.positive = positive_check(db, layout, ingress_log)
+    minted = mint_negatives(layout.plan)
+    result.cases = ingress_cases(layout, ingress_log, minted) + egress_cases(
+        layout, egress_log, minted
+    )
+    return result
+
+
+def _start_haproxies(
+    stack: contextlib.ExitStack,
+    tools: Tools,
+    workdir: Path,
+    layouts: Sequence[Layout],
+    mariadb_port: int,
+    say: Callable[[str], None],
+) -> tuple[LogWatch, LogWatch]:
+    """The ingress and egress HAProxies of every link, stopped when ``stack`` closes;
+    their log watches, ingress first."""
+    ingress_cfg, egress_cfg = haproxy_configs(layouts, workdir, mariadb_port)
+    say("starting the ingress and egress HAProxies")
+    ingress_log = stack.enter_context(
+        running_haproxy(tools, "ingress", ingress_cfg, workdir, [x.ingress_port for x in layouts])
+    )
+    egress_log = stack.enter_context(
+        running_haproxy(
+            tools,
+            "egress",
+            egress_cfg,
+            workdir,
+            [p for x in layouts for p in (x.egress_port, x.decoy_egress_port)],
+        )
+    )
+    return ingress_log, egress_log
+
+
 def rehearse(
     render_dir: Path, *, with_timing: bool = True, progress: Callable[[str], None] | None = None
 ) -> RehearsalReport:
@@ -159,54 +227,10 @@ def rehearse(
             (workdir / "mariadb").mkdir()
             say("starting MariaDB")
             db = stack.enter_context(MariaDB(tools, workdir / "mariadb", ports[0]).running())
-            ingress_cfg, egress_cfg = haproxy_configs(layouts, workdir, db.port)
-            say("starting the ingress and egress HAProxies")
-            ingress_log = stack.enter_context(
-                running_haproxy(
-                    tools, "ingress", ingress_cfg, workdir, [x.ingress_port for x in layouts]
-                )
-            )
-            egress_log = stack.enter_context(
-                running_haproxy(
-                    tools,
-                    "egress",
-                    egress_cfg,
-                    workdir,
-                    [p for x in layouts for p in (x.egress_port, x.decoy_egress_port)],
-                )
-            )
+            ingress_log, egress_log = _start_haproxies(stack, tools, workdir, layouts, db.port, say)
             for layout in layouts:
-                plan = layout.plan
-                say(f"rehearsing {plan.fqdn}")
-                result = LinkResult(
-                    fqdn=plan.fqdn,
-                    sni=plan.sni,
-                    client_cluster=plan.client_cluster,
-                    server_cluster=plan.server_cluster,
-                    destination_rule=plan.destination_rule,
-                    egress_gateway=plan.egress_gateway,
-                    client_secret=plan.client_secret,
-                    gateway=plan.gateway,
-                    server_secret=plan.server_secret,
-                    virtual_service=plan.virtual_service,
-                    target=plan.target,
-                    link_port=plan.link_port,
-                    min_version=plan.min_version,
-                    allowed_client_sans=plan.allowed_client_sans,
-                    server_names=plan.server_names,
-                    listeners={
-                        "mariadb": db.port,
-                        "ingress": layout.ingress_port,
-                        "egress app port": layout.egress_port,
-                    },
-                    notes=link_notes(plan),
-                )
-                results.append(result)
-                result.positive = positive_check(db, layout, ingress_log)
-                minted = mint_negatives(plan)
-                result.cases = ingress_cases(layout, ingress_log, minted) + egress_cases(
-                    layout, egress_log, minted
-                )
+                say(f"rehearsing {layout.plan.fqdn}")
+                results.append(_rehearse_link(db, layout, ingress_log, egress_log))
             if with_timing and layouts:
                 say("measuring")
                 measured = measure(db, layouts[0])

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from meshlink.offline.rehearse import pki
+from meshlink.offline.rehearse import issuing, pki
 from meshlink.offline.rehearse.probes import PROBE_TIMEOUT, is_mysql_greeting
 
 
@@ -150,12 +150,12 @@ def mint_pki(
 ) -> Pki:
     """A CA with one server and one client leaf, shaped like a link's (for comparisons)."""
     now = now or dt.datetime.now(dt.UTC)
-    root_key = pki.new_key(ca_key)
-    root = pki.mint_ca(f"Benchmark {ca_key} CA", key=root_key, now=now)
+    root_key = issuing.new_key(ca_key)
+    root = issuing.mint_ca(f"Benchmark {ca_key} CA", key=root_key, now=now)
 
     def leaf(name: str, sans: Sequence[str], usage: pki.x509.ObjectIdentifier) -> pki.Credential:
-        key = pki.new_key(leaf_key)
-        cert = pki.mint_leaf(
+        key = issuing.new_key(leaf_key)
+        cert = issuing.mint_leaf(
             name,
             sans=sans,
             usages=[usage],

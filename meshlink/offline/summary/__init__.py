@@ -40,27 +40,13 @@ __all__ = [
 ]
 
 
-def write_summary(
-    out: Path,
-    run: OfflineRun,
-    *,
-    result_objects: list[RenderedObject],
-    title: str,
-    now: dt.datetime,
-) -> None:
-    links = read_links(result_objects)
+def _clusters_section(result_objects: list[RenderedObject], run: OfflineRun) -> list[str]:
     per_cluster = Counter(o.cluster for o in result_objects)
     istio_per_cluster = Counter(
         o.cluster for o in result_objects if ".istio.io/" in str(o.manifest.get("apiVersion"))
     )
     gke = gke_cluster_of_provider(run)
-    clock = f"{now.astimezone(dt.UTC):%Y-%m-%dT%H:%M:%SZ}"
     lines = [
-        f"# meshlink render: {title}",
-        "",
-        f"Render clock: {clock}. Certificates are valid from it, and the days left are "
-        "counted from it.",
-        "",
         "## Clusters",
         "",
         "| cluster | Kubernetes objects | of which Istio | GKE cluster |",
@@ -75,30 +61,27 @@ def write_summary(
             else "—"
         )
         lines.append(f"| `{cluster}` | {count} | {istio_per_cluster[cluster]} | {where} |")
-    lines += [
-        "",
+    return lines
+
+
+def _linked_services_section(links: list[LinkView]) -> list[str]:
+    return [
         "## Linked services",
         "",
         "| FQDN (SNI, server SAN) | client cluster, app port | server cluster, link port | "
         "min TLS | allowed client SANs | target |",
         "|---|---|---|---|---|---|",
+        *(
+            f"| `{link.fqdn}` | `{link.client_cluster}` :{link.app_port} | "
+            f"`{link.server_cluster}` :{link.link_port} | {link.min_tls} | "
+            f"{', '.join(f'`{c}`' for c in link.allowed_clients) or '—'} | `{link.target}` |"
+            for link in links
+        ),
     ]
-    lines += [
-        f"| `{link.fqdn}` | `{link.client_cluster}` :{link.app_port} | "
-        f"`{link.server_cluster}` :{link.link_port} | {link.min_tls} | "
-        f"{', '.join(f'`{c}`' for c in link.allowed_clients) or '—'} | `{link.target}` |"
-        for link in links
-    ]
-    lines += ["", "## Traffic path", "", *traffic_diagram(links)]
-    for section in (
-        ingress_section(result_objects, run),
-        client_namespaces_section(result_objects),
-        workloads_section(result_objects),
-    ):
-        if section:
-            lines += ["", *section]
-    lines += [
-        "",
+
+
+def _certificates_section(run: OfflineRun, now: dt.datetime) -> list[str]:
+    return [
         "## Certificates",
         "",
         f"Days left at the render clock; `meshlink render` warns below {EXPIRY_WARNING_DAYS}.",
@@ -106,13 +89,57 @@ def write_summary(
         "| name | role | subject | SANs | EKU | key | valid from | expires | days left | "
         "SHA-256 fingerprint |",
         "|---|---|---|---|---|---|---|---|---|---|",
+        *(certificate_row(view) for view in certificates(run, now)),
     ]
-    lines += [certificate_row(view) for view in certificates(run, now)]
-    gcp_section = gcp_sections(run)
-    if gcp_section:
-        lines += ["", *gcp_section]
+
+
+def _gcp_resources_section(run: OfflineRun) -> list[str]:
+    """How many of each GCP resource type the program declares; empty without any."""
     gcp_types = Counter(r.type for r in run.registrations if r.type.startswith("gcp:"))
-    if gcp_types:
-        lines += ["", "## GCP resources", "", "| type | count |", "|---|---|"]
-        lines += [f"| `{t}` | {n} |" for t, n in sorted(gcp_types.items())]
+    if not gcp_types:
+        return []
+    return [
+        "## GCP resources",
+        "",
+        "| type | count |",
+        "|---|---|",
+        *(f"| `{t}` | {n} |" for t, n in sorted(gcp_types.items())),
+    ]
+
+
+def write_summary(
+    out: Path,
+    run: OfflineRun,
+    *,
+    result_objects: list[RenderedObject],
+    title: str,
+    now: dt.datetime,
+) -> None:
+    links = read_links(result_objects)
+    clock = f"{now.astimezone(dt.UTC):%Y-%m-%dT%H:%M:%SZ}"
+    lines = [
+        f"# meshlink render: {title}",
+        "",
+        f"Render clock: {clock}. Certificates are valid from it, and the days left are "
+        "counted from it.",
+        "",
+        *_clusters_section(result_objects, run),
+        "",
+        *_linked_services_section(links),
+        "",
+        "## Traffic path",
+        "",
+        *traffic_diagram(links),
+    ]
+    for section in (
+        ingress_section(result_objects, run),
+        client_namespaces_section(result_objects),
+        workloads_section(result_objects),
+    ):
+        if section:
+            lines += ["", *section]
+    lines += ["", *_certificates_section(run, now)]
+    for section in (gcp_sections(run), _gcp_resources_section(run)):
+        if section:
+            lines += ["", *section]
     (out / "summary.md").write_text("\n".join(lines) + "\n")

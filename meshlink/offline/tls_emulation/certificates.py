@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
@@ -97,22 +98,19 @@ def _allowed_uses(typ: str, name: str, inputs: Mapping[str, Any]) -> list[str]:
     return [str(u) for u in uses]
 
 
-def _create_certificate(
-    typ: str,
-    name: str,
-    inputs: Mapping[str, Any],
-    *,
-    subject: x509.Name,
-    sans: Sequence[x509.GeneralName],
-    public_key: PublicKey,
-    issuer_name: x509.Name | None,
-    issuer_key: PrivateKey,
-    issuer_ski: bytes | None,
-    set_authority_key_id: bool,
-    seed: str,
-    now: dt.datetime,
-) -> dict[str, Any]:
-    """Go's ``createCertificate`` as the provider calls it (see the module docstring)."""
+@dataclass(frozen=True)
+class _Settings:
+    """The certificate inputs every certificate resource shares, checked."""
+
+    validity_hours: int
+    early_renewal_hours: int
+    max_path_length: int
+    uses: list[str]
+    is_ca: bool
+    set_subject_key_id: bool
+
+
+def _read_settings(typ: str, name: str, inputs: Mapping[str, Any]) -> _Settings:
     validity_hours = int_input(typ, name, inputs, "validityPeriodHours", -1)
     if validity_hours < 0:
         raise fail(typ, name, "validityPeriodHours is required and must be at least 0")
@@ -122,36 +120,58 @@ def _create_certificate(
     max_path = int_input(typ, name, inputs, "maxPathLength", -1)
     if max_path < -1:
         raise fail(typ, name, "maxPathLength must be at least -1")
-    uses = _allowed_uses(typ, name, inputs)
-    is_ca = bool(inputs.get("isCaCertificate") or False)
-    set_ski = bool(inputs.get("setSubjectKeyId") or False)
+    return _Settings(
+        validity_hours=validity_hours,
+        early_renewal_hours=early_renewal,
+        max_path_length=max_path,
+        uses=_allowed_uses(typ, name, inputs),
+        is_ca=bool(inputs.get("isCaCertificate") or False),
+        set_subject_key_id=bool(inputs.get("setSubjectKeyId") or False),
+    )
 
-    not_before = now.astimezone(dt.UTC)
-    not_after = not_before + dt.timedelta(hours=validity_hours)
-    self_signed = issuer_name is None
-    issuer = subject if issuer_name is None else issuer_name
 
-    if is_ca and len(subject) == 0:
+def _key_identifiers(
+    typ: str,
+    name: str,
+    settings: _Settings,
+    *,
+    subject: x509.Name,
+    public_key: PublicKey,
+    self_signed: bool,
+    issuer_ski: bytes | None,
+    set_authority_key_id: bool,
+) -> tuple[bytes | None, bytes | None]:
+    """The subject and authority key identifiers, or None where the certificate has none."""
+    if settings.is_ca and len(subject) == 0:
         raise fail(
             typ,
             name,
             "Invalid Certificate Subject: Must contain at least one Distinguished Name "
             "when creating Certificate Authority (CA)",
         )
-    ski = subject_key_id(public_key) if is_ca or set_ski else None
-    aki: bytes | None = None
-    if self_signed:
-        if set_authority_key_id:
-            if ski is None:
-                raise fail(
-                    typ,
-                    name,
-                    "Invalid Certificate Authority: Could not determine Authority Key Identifier",
-                )
-            aki = ski
-    elif issuer_ski:
-        aki = issuer_ski
+    wants_ski = settings.is_ca or settings.set_subject_key_id
+    ski = subject_key_id(public_key) if wants_ski else None
+    if not self_signed:
+        return ski, issuer_ski or None
+    if not set_authority_key_id:
+        return ski, None
+    if ski is None:
+        raise fail(
+            typ, name, "Invalid Certificate Authority: Could not determine Authority Key Identifier"
+        )
+    return ski, ski
 
+
+def _serial_number(
+    seed: str,
+    name: str,
+    *,
+    public_key: PublicKey,
+    issuer: x509.Name,
+    subject: x509.Name,
+    not_before: dt.datetime,
+) -> int:
+    """A serial that the same inputs always give, where the provider draws a random one."""
     public_der = public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -169,19 +189,15 @@ def _create_certificate(
         ),
         hashlib.sha256,
     ).digest()
-    serial = int.from_bytes(serial_source[:16], "big") or 1
+    return int.from_bytes(serial_source[:16], "big") or 1
 
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)
-        .serial_number(serial)
-        .not_valid_before(not_before.replace(microsecond=0))
-        .not_valid_after(not_after.replace(microsecond=0))
-    )
+
+def _with_usages(
+    typ: str, name: str, builder: x509.CertificateBuilder, settings: _Settings
+) -> x509.CertificateBuilder:
+    """The key usage, extended key usage and basic constraints extensions."""
     key_usage_flags = {flag: False for flag in KEY_USAGES.values()}
-    for use in uses:
+    for use in settings.uses:
         if use in KEY_USAGES:
             key_usage_flags[KEY_USAGES[use]] = True
     if any(key_usage_flags.values()):
@@ -189,13 +205,25 @@ def _create_certificate(
             builder = builder.add_extension(x509.KeyUsage(**key_usage_flags), critical=True)
         except ValueError as error:
             raise fail(typ, name, f"allowedUses: {error}") from None
-    ekus = [EXTENDED_KEY_USAGES[u] for u in uses if u in EXTENDED_KEY_USAGES]
+    ekus = [EXTENDED_KEY_USAGES[u] for u in settings.uses if u in EXTENDED_KEY_USAGES]
     if ekus:
         builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
-    path_length = max_path if is_ca and max_path > 0 else None
-    builder = builder.add_extension(
-        x509.BasicConstraints(ca=is_ca, path_length=path_length), critical=True
+    max_path = settings.max_path_length
+    path_length = max_path if settings.is_ca and max_path > 0 else None
+    return builder.add_extension(
+        x509.BasicConstraints(ca=settings.is_ca, path_length=path_length), critical=True
     )
+
+
+def _with_identities(
+    builder: x509.CertificateBuilder,
+    *,
+    ski: bytes | None,
+    aki: bytes | None,
+    subject: x509.Name,
+    sans: Sequence[x509.GeneralName],
+) -> x509.CertificateBuilder:
+    """The key identifier and subject alternative name extensions, where present."""
     if ski is not None:
         builder = builder.add_extension(x509.SubjectKeyIdentifier(ski), critical=False)
     if aki is not None:
@@ -206,18 +234,64 @@ def _create_certificate(
         builder = builder.add_extension(
             x509.SubjectAlternativeName(list(sans)), critical=len(subject) == 0
         )
-    certificate = builder.sign(issuer_key, signature_hash(issuer_key), **sign_kwargs(issuer_key))
+    return builder
 
+
+def _create_certificate(
+    typ: str,
+    name: str,
+    inputs: Mapping[str, Any],
+    *,
+    subject: x509.Name,
+    sans: Sequence[x509.GeneralName],
+    public_key: PublicKey,
+    issuer_name: x509.Name | None,
+    issuer_key: PrivateKey,
+    issuer_ski: bytes | None,
+    set_authority_key_id: bool,
+    seed: str,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Go's ``createCertificate`` as the provider calls it (see the module docstring)."""
+    settings = _read_settings(typ, name, inputs)
+    not_before = now.astimezone(dt.UTC)
+    not_after = not_before + dt.timedelta(hours=settings.validity_hours)
+    issuer = subject if issuer_name is None else issuer_name
+    ski, aki = _key_identifiers(
+        typ,
+        name,
+        settings,
+        subject=subject,
+        public_key=public_key,
+        self_signed=issuer_name is None,
+        issuer_ski=issuer_ski,
+        set_authority_key_id=set_authority_key_id,
+    )
+    serial = _serial_number(
+        seed, name, public_key=public_key, issuer=issuer, subject=subject, not_before=not_before
+    )
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(serial)
+        .not_valid_before(not_before.replace(microsecond=0))
+        .not_valid_after(not_after.replace(microsecond=0))
+    )
+    builder = _with_usages(typ, name, builder, settings)
+    builder = _with_identities(builder, ski=ski, aki=aki, subject=subject, sans=sans)
+    certificate = builder.sign(issuer_key, signature_hash(issuer_key), **sign_kwargs(issuer_key))
     return {
         "certPem": certificate.public_bytes(serialization.Encoding.PEM).decode(),
         "validityStartTime": _format_time(not_before),
         "validityEndTime": _format_time(not_after),
         "readyForRenewal": False,
         "id": str(serial),
-        "earlyRenewalHours": early_renewal,
-        "isCaCertificate": is_ca,
-        "maxPathLength": max_path,
-        "setSubjectKeyId": set_ski,
+        "earlyRenewalHours": settings.early_renewal_hours,
+        "isCaCertificate": settings.is_ca,
+        "maxPathLength": settings.max_path_length,
+        "setSubjectKeyId": settings.set_subject_key_id,
     }
 
 

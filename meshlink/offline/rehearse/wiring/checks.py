@@ -198,20 +198,19 @@ def check_service_entry(
                     )
 
 
-def cross_check(
-    render: Render,
+def _check_names(
     client: Credential,
     server: Credential,
     *,
     client_ref: str,
     server_ref: str,
     server_names: Sequence[str],
-    sni: str,
     allowed: Sequence[str],
     dr_where: str,
     gw_where: str,
     problems: list[str],
-) -> tuple[Issuer | None, Issuer | None]:
+) -> None:
+    """Each certificate's SANs against the names the other side expects, and its usage."""
     server_sans = subject_alt_names(server.leaf)
     if server_names and not _server_name_matches(server_sans, server_names):
         problems.append(
@@ -229,7 +228,17 @@ def cross_check(
     _check_usage(server.leaf, SERVER_AUTH, where=f"server {server_ref}", problems=problems)
     _check_usage(client.leaf, CLIENT_AUTH, where=f"client {client_ref}", problems=problems)
 
-    # Each direction alone, so a failure names the bundle at fault.
+
+def _check_trust(
+    client: Credential,
+    server: Credential,
+    *,
+    client_ref: str,
+    server_ref: str,
+    sni: str,
+    problems: list[str],
+) -> None:
+    """Each direction alone, so a failure names the bundle at fault."""
     result = handshake_in_memory(
         server_context(server, verify_client=False),
         client_context(client, trust=client),
@@ -250,6 +259,36 @@ def cross_check(
             f"server {server_ref}: its ca.crt does not verify the client chain of {client_ref} "
             f"({result.server_error})"
         )
+
+
+def cross_check(
+    render: Render,
+    client: Credential,
+    server: Credential,
+    *,
+    client_ref: str,
+    server_ref: str,
+    server_names: Sequence[str],
+    sni: str,
+    allowed: Sequence[str],
+    dr_where: str,
+    gw_where: str,
+    problems: list[str],
+) -> tuple[Issuer | None, Issuer | None]:
+    _check_names(
+        client,
+        server,
+        client_ref=client_ref,
+        server_ref=server_ref,
+        server_names=server_names,
+        allowed=allowed,
+        dr_where=dr_where,
+        gw_where=gw_where,
+        problems=problems,
+    )
+    _check_trust(
+        client, server, client_ref=client_ref, server_ref=server_ref, sni=sni, problems=problems
+    )
     now = dt.datetime.now(dt.UTC)
     for label, credential, ref in (("client", client, client_ref), ("server", server, server_ref)):
         if credential.leaf.not_valid_after_utc <= now:

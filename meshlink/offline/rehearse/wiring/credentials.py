@@ -60,6 +60,62 @@ def read_credential(
     return credential, ref
 
 
+def _ignored_by_istio(secret: KubeObject, values: Mapping[str, str], where: str) -> list[str]:
+    """The Secret's name or keys that make Istio pass it over as a credential."""
+    problems: list[str] = []
+    lowered = secret.name.lower()
+    if lowered.startswith(("istio", "prometheus")) or lowered.endswith("-cacert"):
+        problems.append(
+            f"{where}: Istio ignores credentialName Secrets whose name starts with 'istio' or "
+            "'prometheus' or ends in '-cacert'"
+        )
+    if "token" in values:
+        problems.append(f"{where}: a credential Secret must not hold a key named 'token'")
+    return problems
+
+
+def _trust_bundle(
+    render: Render, secret: KubeObject, values: Mapping[str, str], *, role: str, where: str
+) -> tuple[str | None, str]:
+    """The trust bundle's PEM (None when there is none) and where it was read, for errors."""
+    ca_key, ca_pem = _first(values, "ca.crt", "cacert")
+    if ca_pem is not None:
+        return ca_pem, f"{where} {ca_key}"
+    # Istio also reads the trust bundle from a separate '<name>-cacert' Secret.
+    companion = next(
+        (
+            s
+            for s in render.of_kind("Secret", cluster=secret.cluster)
+            if s.namespace == secret.namespace and s.name == f"{secret.name}-cacert"
+        ),
+        None,
+    )
+    if companion is None:
+        return None, f"{where} {ca_key}"
+    ca_key, ca_pem = _first(companion.secret_values(), "ca.crt", "cacert")
+    return ca_pem, f"{role} {companion.ref} {ca_key}"
+
+
+def _load_credential(
+    where: str, cert: tuple[str, str], key: tuple[str, str], trust: tuple[str, str]
+) -> Credential | str:
+    """The credential from its (key or location, PEM) parts, or the one problem with it."""
+    (cert_key, cert_pem), (key_key, key_pem), (trust_where, trust_pem) = cert, key, trust
+    try:
+        chain = load_certificates(cert_pem, what=f"{where} {cert_key}")
+        private_key = load_private_key(key_pem, what=f"{where} {key_key}")
+        bundle = load_certificates(trust_pem, what=trust_where)
+    except PemError as error:
+        return str(error)
+    credential = Credential(chain=tuple(chain), key=private_key, trust=tuple(bundle))
+    if key_for_certificate(credential.leaf, [private_key]) is None:
+        return (
+            f"{where}: {key_key} is not the private key of the first certificate in {cert_key} "
+            f"({describe(credential.leaf)})"
+        )
+    return credential
+
+
 def _parse_secret(
     render: Render, secret: KubeObject, *, role: str, problems: list[str]
 ) -> Credential | None:
@@ -72,32 +128,10 @@ def _parse_secret(
             "render with --include-private-keys to rehearse"
         )
         return None
-    lowered = secret.name.lower()
-    if lowered.startswith(("istio", "prometheus")) or lowered.endswith("-cacert"):
-        problems.append(
-            f"{where}: Istio ignores credentialName Secrets whose name starts with 'istio' or "
-            "'prometheus' or ends in '-cacert'"
-        )
-    if "token" in values:
-        problems.append(f"{where}: a credential Secret must not hold a key named 'token'")
-
+    problems.extend(_ignored_by_istio(secret, values, where))
     cert_key, cert_pem = _first(values, "tls.crt", "cert")
     key_key, key_pem = _first(values, "tls.key", "key")
-    ca_key, ca_pem = _first(values, "ca.crt", "cacert")
-    ca_where = f"{where} {ca_key}"
-    if ca_pem is None:
-        # Istio also reads the trust bundle from a separate '<name>-cacert' Secret.
-        companion = next(
-            (
-                s
-                for s in render.of_kind("Secret", cluster=secret.cluster)
-                if s.namespace == secret.namespace and s.name == f"{secret.name}-cacert"
-            ),
-            None,
-        )
-        if companion is not None:
-            ca_key, ca_pem = _first(companion.secret_values(), "ca.crt", "cacert")
-            ca_where = f"{role} {companion.ref} {ca_key}"
+    ca_pem, ca_where = _trust_bundle(render, secret, values, role=role, where=where)
     missing = [
         label
         for label, value in (
@@ -110,19 +144,11 @@ def _parse_secret(
     if missing:
         problems.append(f"{where} has no {', '.join(missing)}")
         return None
-    assert cert_pem is not None and key_pem is not None and ca_pem is not None
-    try:
-        chain = load_certificates(cert_pem, what=f"{where} {cert_key}")
-        key = load_private_key(key_pem, what=f"{where} {key_key}")
-        trust = load_certificates(ca_pem, what=ca_where)
-    except PemError as error:
-        problems.append(str(error))
+    # _first gives a key with every value, so a value found has its key.
+    assert cert_key is not None and cert_pem is not None and ca_pem is not None
+    assert key_key is not None and key_pem is not None
+    loaded = _load_credential(where, (cert_key, cert_pem), (key_key, key_pem), (ca_where, ca_pem))
+    if isinstance(loaded, str):
+        problems.append(loaded)
         return None
-    credential = Credential(chain=tuple(chain), key=key, trust=tuple(trust))
-    if key_for_certificate(credential.leaf, [key]) is None:
-        problems.append(
-            f"{where}: {key_key} is not the private key of the first certificate in {cert_key} "
-            f"({describe(credential.leaf)})"
-        )
-        return None
-    return credential
+    return loaded
