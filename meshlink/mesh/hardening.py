@@ -205,8 +205,8 @@ def _dns_rules(settings: ClientNetworkPolicy) -> list[dict[str, Any]]:
 
 
 def _control_plane_rules(plane: ControlPlane) -> list[dict[str, Any]]:
-    """The sidecars' way to their control plane: Google's APIs (and the metadata server)
-    for a managed one, istiod's pods for an in-cluster one."""
+    """The rules toward the control plane: Google's API ranges (and the metadata server
+    when enabled) with ``kind: managed``, istiod's pods otherwise."""
     if plane.kind != "managed":
         return [
             {
