@@ -12,7 +12,7 @@ import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 
 from meshlink.gcp import MeshCluster, MeshClusterArgs, ServiceMeshFeature, gke_kubeconfig
-from meshlink.gcp.cluster import NODE_ROLES
+from meshlink.gcp.cluster_plan import NODE_ROLES
 from meshlink.offline import cloud_standins
 from meshlink.offline.engine import OfflineMocks, OfflineRun
 from meshlink.validation import MeshlinkValidationError

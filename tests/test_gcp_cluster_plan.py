@@ -7,12 +7,8 @@ from typing import Any
 
 import pulumi
 
-from meshlink.gcp.cluster import (
-    AuthorizedNetworkPlan,
-    MeshClusterPlan,
-    MeshClusterSettings,
-    plan_mesh_cluster,
-)
+from meshlink.gcp.cluster_plan import AuthorizedNetworkPlan, MeshClusterPlan, plan_mesh_cluster
+from meshlink.gcp.cluster_settings import MeshClusterSettings
 
 PROJECT = "acme-server-prod"
 FLEET = "acme-fleet"

@@ -83,6 +83,38 @@ def client_script(fqdn: str, port: int) -> str:
     )
 
 
+def _mysql_container(image: str) -> dict[str, Any]:
+    """The MySQL server container: its root password and the client's unprivileged user
+    from the demo's Secrets, a writable data directory and nothing else writable."""
+    return {
+        "name": "mysql",
+        "image": image,
+        "env": [
+            _password_env("MYSQL_ROOT_PASSWORD"),
+            # The client's user, created with no privileges (no MYSQL_DATABASE, so
+            # nothing is granted).
+            {"name": "MYSQL_USER", "value": CLIENT_USER},
+            _password_env("MYSQL_PASSWORD", CLIENT_PASSWORD_SECRET),
+        ],
+        "ports": [{"name": "tcp-mysql", "container_port": DEMO_MYSQL_PORT, "protocol": "TCP"}],
+        "readiness_probe": {
+            "tcp_socket": {"port": DEMO_MYSQL_PORT},
+            "initial_delay_seconds": 10,
+            "period_seconds": 10,
+        },
+        "resources": {
+            "requests": {"cpu": "250m", "memory": "512Mi"},
+            "limits": {"cpu": "1", "memory": "1Gi"},
+        },
+        "security_context": _CONTAINER_SECURITY,
+        "volume_mounts": [
+            {"name": "data", "mount_path": "/var/lib/mysql"},
+            {"name": "run", "mount_path": "/var/run/mysqld"},
+            {"name": "tmp", "mount_path": "/tmp"},  # noqa: S108
+        ],
+    }
+
+
 @documents(MySqlDemoArgs)
 class MySqlDemo(pulumi.ComponentResource):
     """A MySQL server behind the link and a client that queries it through the link."""
@@ -218,41 +250,7 @@ class MySqlDemo(pulumi.ComponentResource):
                         "spec": {
                             "automount_service_account_token": False,
                             "security_context": _POD_SECURITY,
-                            "containers": [
-                                {
-                                    "name": "mysql",
-                                    "image": settings.server_image,
-                                    "env": [
-                                        _password_env("MYSQL_ROOT_PASSWORD"),
-                                        # The client's user, created with no privileges
-                                        # (no MYSQL_DATABASE, so nothing is granted).
-                                        {"name": "MYSQL_USER", "value": CLIENT_USER},
-                                        _password_env("MYSQL_PASSWORD", CLIENT_PASSWORD_SECRET),
-                                    ],
-                                    "ports": [
-                                        {
-                                            "name": "tcp-mysql",
-                                            "container_port": DEMO_MYSQL_PORT,
-                                            "protocol": "TCP",
-                                        }
-                                    ],
-                                    "readiness_probe": {
-                                        "tcp_socket": {"port": DEMO_MYSQL_PORT},
-                                        "initial_delay_seconds": 10,
-                                        "period_seconds": 10,
-                                    },
-                                    "resources": {
-                                        "requests": {"cpu": "250m", "memory": "512Mi"},
-                                        "limits": {"cpu": "1", "memory": "1Gi"},
-                                    },
-                                    "security_context": _CONTAINER_SECURITY,
-                                    "volume_mounts": [
-                                        {"name": "data", "mount_path": "/var/lib/mysql"},
-                                        {"name": "run", "mount_path": "/var/run/mysqld"},
-                                        {"name": "tmp", "mount_path": "/tmp"},  # noqa: S108
-                                    ],
-                                }
-                            ],
+                            "containers": [_mysql_container(settings.server_image)],
                             "volumes": [
                                 {"name": "data", "empty_dir": {}},
                                 {"name": "run", "empty_dir": {}},
@@ -264,6 +262,15 @@ class MySqlDemo(pulumi.ComponentResource):
             ),
             opts=opts,
         )
+        self._declare_server_service(name, settings, labels, selector)
+
+    def _declare_server_service(
+        self,
+        name: str,
+        settings: MySqlDemoSettings,
+        labels: dict[str, str],
+        selector: dict[str, str],
+    ) -> None:
         self.server_service = k8s.core.v1.Service(
             f"{name}-server-service",
             metadata={

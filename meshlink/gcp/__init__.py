@@ -11,13 +11,8 @@ from meshlink.extras import require_extra
 require_extra("gcp", "meshlink.gcp")
 
 from meshlink.gcp.apis import DEFAULT_SERVICES, ProjectApis, ProjectApisArgs
-from meshlink.gcp.cluster import (
-    AuthorizedNetwork,
-    MeshCluster,
-    MeshClusterArgs,
-    NodePoolArgs,
-    gke_kubeconfig,
-)
+from meshlink.gcp.cluster import MeshCluster, gke_kubeconfig
+from meshlink.gcp.cluster_settings import AuthorizedNetwork, MeshClusterArgs, NodePoolArgs
 from meshlink.gcp.fleet import ServiceMeshFeature, ServiceMeshFeatureArgs
 from meshlink.gcp.google_apis_dns import GoogleApisPrivateDns, GoogleApisPrivateDnsArgs
 from meshlink.gcp.link import (

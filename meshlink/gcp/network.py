@@ -207,14 +207,28 @@ class MeshNetwork(pulumi.ComponentResource):
         settings = _settings(args, default_name=name, where=f"MeshNetwork {name!r}")
         super().__init__(COMPONENT_TYPE, name, None, opts)
         self.settings = settings
+        self._declare_network(name, settings)
+        self._declare_nat(name, settings)
+        self._declare_firewalls(name, settings)
+
+        self.network_id = self.network.id
+        self.network_self_link = self.network.self_link
+        self.subnetwork_id = self.subnetwork.id
+        self.subnetwork_self_link = self.subnetwork.self_link
+        self.nat_addresses = pulumi.Output.all(*[a.address for a in self.nat_ips]).apply(list)
+
+        self.pods_range_name = settings.pods_range_name
+        self.services_range_name = settings.services_range_name
+        register_declared_outputs(self)
+
+    def _declare_network(self, name: str, settings: MeshNetworkSettings) -> None:
+        """The VPC and its one subnet, with the Pod and Service ranges."""
         child = pulumi.ResourceOptions(parent=self)
         net = settings.network_name
-        project, region = settings.project, settings.region
-
         self.network = compute.Network(
             f"{name}-network",
             name=net,
-            project=project,
+            project=settings.project,
             auto_create_subnetworks=False,
             routing_mode="REGIONAL",
             description="meshlink: one side of a cross-cluster link",
@@ -223,8 +237,8 @@ class MeshNetwork(pulumi.ComponentResource):
         self.subnetwork = compute.Subnetwork(
             f"{name}-subnet",
             name=f"{net}-nodes",
-            project=project,
-            region=region,
+            project=settings.project,
+            region=settings.region,
             network=self.network.id,
             ip_cidr_range=settings.subnet_cidr,
             secondary_ip_ranges=[
@@ -247,6 +261,12 @@ class MeshNetwork(pulumi.ComponentResource):
             ),
             opts=child,
         )
+
+    def _declare_nat(self, name: str, settings: MeshNetworkSettings) -> None:
+        """Cloud Router and Cloud NAT on reserved addresses: the side's egress identity."""
+        child = pulumi.ResourceOptions(parent=self)
+        net = settings.network_name
+        project, region = settings.project, settings.region
         self.router = compute.Router(
             f"{name}-router",
             name=f"{net}-router",
@@ -283,6 +303,11 @@ class MeshNetwork(pulumi.ComponentResource):
             log_config={"enable": True, "filter": "ERRORS_ONLY"},
             opts=child,
         )
+
+    def _declare_firewalls(self, name: str, settings: MeshNetworkSettings) -> None:
+        """The baseline firewall on top of GCP's and GKE's own rules."""
+        net = settings.network_name
+        project = settings.project
         replace_first = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
         self.firewalls = [
             compute.Firewall(
@@ -325,16 +350,6 @@ class MeshNetwork(pulumi.ComponentResource):
                 opts=replace_first,
             ),
         ]
-
-        self.network_id = self.network.id
-        self.network_self_link = self.network.self_link
-        self.subnetwork_id = self.subnetwork.id
-        self.subnetwork_self_link = self.subnetwork.self_link
-        self.nat_addresses = pulumi.Output.all(*[a.address for a in self.nat_ips]).apply(list)
-
-        self.pods_range_name = settings.pods_range_name
-        self.services_range_name = settings.services_range_name
-        register_declared_outputs(self)
 
     @property
     def control_plane_cidr(self) -> str | None:

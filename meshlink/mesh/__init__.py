@@ -7,7 +7,8 @@ that own only one cluster; ``EgressGateway``, ``IngressGateway`` and
 readiness gate every Istio object waits for.
 """
 
-from meshlink.mesh.client import ClientClusterArgs, LinkClient, LinkClientArgs
+from meshlink.mesh.client import LinkClient
+from meshlink.mesh.client_settings import ClientClusterArgs, LinkClientArgs
 from meshlink.mesh.gateway_settings import (
     EgressGatewayArgs,
     ExistingIngressGatewayArgs,
@@ -23,7 +24,8 @@ from meshlink.mesh.hardening import ClientNetworkPolicyArgs, ControlPlaneArgs, E
 from meshlink.mesh.identity import ClientIdentityArgs
 from meshlink.mesh.link import MeshLink, MeshLinkArgs, MeshLinkClientArgs, MeshLinkServerArgs
 from meshlink.mesh.readiness import CrdWaitTimeout, IstioCrdGate, IstioReadinessArgs
-from meshlink.mesh.server import LinkServer, LinkServerArgs, ServerClusterArgs, ServerTlsArgs
+from meshlink.mesh.server import LinkServer
+from meshlink.mesh.server_settings import LinkServerArgs, ServerClusterArgs, ServerTlsArgs
 from meshlink.mesh.services import LinkedServiceArgs
 
 __all__ = [

@@ -1,7 +1,7 @@
 """What a gateway's workload consists of, decided from its settings without declaring
 anything: namespace, identity, Secret-reading RBAC, Deployment and PodDisruptionBudget.
 
-:class:`meshlink.mesh.gateways._GatewayWorkload` declares exactly this plan. Every
+:class:`meshlink.mesh.gateway_workload.GatewayWorkload` declares exactly this plan. Every
 object that selects the gateway's pods (Deployment selector and pod labels, topology
 spread, PodDisruptionBudget) is built here from the one ``labels`` value.
 """
@@ -82,7 +82,30 @@ def _injection_labels(revision: str | None) -> dict[str, str]:
     return {"istio.io/rev": revision} if revision else {"istio-injection": "enabled"}
 
 
-def _deployment_spec(
+def _proxy_container(settings: GatewaySettings) -> dict[str, Any]:
+    return {
+        "name": "istio-proxy",
+        "image": "auto",
+        "resources": {
+            "requests": dict(settings.resources.requests),
+            "limits": dict(settings.resources.limits),
+        },
+        # Explicit, not left to the injection template: the proxy's own UID/GID 1337, as
+        # Istio's gateway chart sets them (istio/istio
+        # manifests/charts/gateway/templates/deployment.yaml).
+        "security_context": {
+            "allow_privilege_escalation": False,
+            "privileged": False,
+            "read_only_root_filesystem": True,
+            "run_as_non_root": True,
+            "run_as_user": PROXY_UID,
+            "run_as_group": PROXY_GID,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+
+
+def _pod_spec(
     settings: GatewaySettings,
     *,
     name: str,
@@ -105,6 +128,23 @@ def _deployment_spec(
     if pod_sysctls:
         pod_security["sysctls"] = [dict(s) for s in pod_sysctls]
     return {
+        "service_account_name": name,
+        "security_context": pod_security,
+        "node_selector": dict(settings.node_selector) or None,
+        "tolerations": [dict(t) for t in settings.tolerations] or None,
+        "topology_spread_constraints": spread,
+        "containers": [_proxy_container(settings)],
+    }
+
+
+def _deployment_spec(
+    settings: GatewaySettings,
+    *,
+    name: str,
+    labels: Mapping[str, str],
+    pod_sysctls: Sequence[Mapping[str, str]],
+) -> dict[str, Any]:
+    return {
         "replicas": settings.replicas,
         "selector": {"match_labels": dict(labels)},
         "strategy": {
@@ -118,35 +158,7 @@ def _deployment_spec(
                 "annotations": {"inject.istio.io/templates": "gateway"},
                 "labels": {**labels, "sidecar.istio.io/inject": "true"},
             },
-            "spec": {
-                "service_account_name": name,
-                "security_context": pod_security,
-                "node_selector": dict(settings.node_selector) or None,
-                "tolerations": [dict(t) for t in settings.tolerations] or None,
-                "topology_spread_constraints": spread,
-                "containers": [
-                    {
-                        "name": "istio-proxy",
-                        "image": "auto",
-                        "resources": {
-                            "requests": dict(settings.resources.requests),
-                            "limits": dict(settings.resources.limits),
-                        },
-                        # Explicit, not left to the injection template: the proxy's own
-                        # UID/GID 1337, as Istio's gateway chart sets them (istio/istio
-                        # manifests/charts/gateway/templates/deployment.yaml).
-                        "security_context": {
-                            "allow_privilege_escalation": False,
-                            "privileged": False,
-                            "read_only_root_filesystem": True,
-                            "run_as_non_root": True,
-                            "run_as_user": PROXY_UID,
-                            "run_as_group": PROXY_GID,
-                            "capabilities": {"drop": ["ALL"]},
-                        },
-                    }
-                ],
-            },
+            "spec": _pod_spec(settings, name=name, labels=labels, pod_sysctls=pod_sysctls),
         },
     }
 

@@ -4,7 +4,7 @@ Managed Cloud Service Mesh installs no gateways and does not support IstioOperat
 so meshlink deploys them the way Istio recommends for any mesh: a plain Deployment whose
 pod template asks the sidecar injector for the ``gateway`` template (``image: auto``),
 in a namespace labelled for injection. Both gateways share that implementation
-(:class:`_GatewayWorkload`); they differ only in their Service:
+(:class:`~meshlink.mesh.gateway_workload.GatewayWorkload`); they differ only in their Service:
 
 - the egress gateway is reached by client sidecars inside the cluster, so a ClusterIP
   Service with the mesh-internal TLS port 15443 (``tls``) is enough;
@@ -28,29 +28,20 @@ Service is touched.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from meshlink.argdocs import documents
-from meshlink.mesh.common import (
-    EGRESS_PORT,
-    check_cidr,
-    check_ip,
-    is_any_source,
-    untyped,
-    validated_later,
-)
-from meshlink.mesh.gateway_plan import (
-    GatewayWorkloadPlan,
-    plan_gateway_workload,
-    resolved_names,
+from meshlink.mesh.common import EGRESS_PORT, check_ip, untyped, validated_later
+from meshlink.mesh.gateway_plan import plan_gateway_workload, resolved_names
+from meshlink.mesh.gateway_service import (
+    lb_address,
+    link_port_spec,
+    load_balancer_source_ranges,
+    service_annotations,
 )
 from meshlink.mesh.gateway_settings import (
-    NETWORK_TIER_ANNOTATION,
-    NETWORK_TIER_VALUES,
-    STATIC_IP_ANNOTATION,
     EgressGatewayArgs,
     EgressGatewaySettings,
     ExistingIngressGatewayArgs,
@@ -61,11 +52,9 @@ from meshlink.mesh.gateway_settings import (
     StandaloneIngressGatewaySettings,
     check_link_ports,
 )
+from meshlink.mesh.gateway_workload import GatewayWorkload
 from meshlink.outputs import Registered, register_declared_outputs
-from meshlink.validation import (
-    MeshlinkValidationError,
-    validate_args,
-)
+from meshlink.validation import MeshlinkValidationError, validate_args
 
 PATCH_FIELD_MANAGER_ANNOTATION = "pulumi.com/patchFieldManager"
 
@@ -97,91 +86,6 @@ class GatewayRef:
     @property
     def service_host(self) -> str:
         return cluster_host(self.service_name, self.namespace)
-
-
-class _GatewayWorkload:
-    """Namespace, identity, RBAC, Deployment and PodDisruptionBudget of a gateway, declared
-    from its :class:`~meshlink.mesh.gateway_plan.GatewayWorkloadPlan`.
-
-    Not a component of its own: it declares into the gateway component that owns it, so
-    each gateway is one node in the resource tree.
-    """
-
-    def __init__(self, owner: pulumi.ComponentResource, plan: GatewayWorkloadPlan) -> None:
-        self.plan = plan
-        self.namespace = plan.namespace
-        self.name = plan.name
-        self.labels: dict[str, str] = dict(plan.labels)
-        self.object_labels = dict(plan.object_labels)
-        prefix = plan.resource_name
-
-        depends: list[pulumi.Resource] = []
-        self.namespace_resource: k8s.core.v1.Namespace | None = None
-        if plan.namespace_labels is not None:
-            self.namespace_resource = k8s.core.v1.Namespace(
-                f"{prefix}-namespace",
-                metadata={"name": plan.namespace, "labels": dict(plan.namespace_labels)},
-                opts=pulumi.ResourceOptions(parent=owner),
-            )
-            depends.append(self.namespace_resource)
-        in_namespace = pulumi.ResourceOptions(parent=owner, depends_on=depends)
-
-        self.service_account = k8s.core.v1.ServiceAccount(
-            f"{prefix}-sa",
-            metadata={
-                "name": plan.name,
-                "namespace": plan.namespace,
-                "labels": self.object_labels,
-            },
-            opts=in_namespace,
-        )
-        # Istio checks that the gateway's service account may read a credentialName
-        # Secret in its own namespace before it hands the certificate to the gateway.
-        self.role = k8s.rbac.v1.Role(
-            f"{prefix}-secret-reader",
-            metadata={
-                "name": plan.role_name,
-                "namespace": plan.namespace,
-                "labels": self.object_labels,
-            },
-            rules=[
-                {"api_groups": [""], "resources": ["secrets"], "verbs": ["get", "watch", "list"]}
-            ],
-            opts=in_namespace,
-        )
-        self.role_binding = k8s.rbac.v1.RoleBinding(
-            f"{prefix}-secret-reader-binding",
-            metadata={
-                "name": plan.role_name,
-                "namespace": plan.namespace,
-                "labels": self.object_labels,
-            },
-            role_ref={
-                "api_group": "rbac.authorization.k8s.io",
-                "kind": "Role",
-                "name": plan.role_name,
-            },
-            subjects=[{"kind": "ServiceAccount", "name": plan.name, "namespace": plan.namespace}],
-            opts=pulumi.ResourceOptions(parent=owner, depends_on=[self.role, self.service_account]),
-        )
-        self.deployment = k8s.apps.v1.Deployment(
-            f"{prefix}-deployment",
-            metadata={
-                "name": plan.name,
-                "namespace": plan.namespace,
-                "labels": {**self.object_labels, **self.labels},
-            },
-            spec=untyped(plan.deployment_spec),
-            opts=pulumi.ResourceOptions(
-                parent=owner, depends_on=[*depends, self.service_account, self.role_binding]
-            ),
-        )
-        self.pdb = k8s.policy.v1.PodDisruptionBudget(
-            f"{prefix}-pdb",
-            metadata={"name": plan.name, "namespace": plan.namespace, "labels": self.object_labels},
-            spec=untyped(plan.pdb_spec),
-            opts=in_namespace,
-        )
 
 
 class GatewayComponent(pulumi.ComponentResource):
@@ -230,7 +134,7 @@ class EgressGateway(GatewayComponent):
         settings = validate_args(EgressGatewaySettings, args or {}, where=where)
         resolved_names(settings, name, where=where)
         super().__init__("meshlink:index:EgressGateway", name, None, opts)
-        workload = _GatewayWorkload(
+        workload = GatewayWorkload(
             self, plan_gateway_workload(name, settings, where=where, component="egress-gateway")
         )
         self.workload = workload
@@ -273,27 +177,6 @@ class EgressGateway(GatewayComponent):
         register_declared_outputs(self)
 
 
-def _field(value: Any, name: str) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, Mapping):
-        return value.get(name)
-    return getattr(value, name, None)
-
-
-def _lb_address(status: Any) -> str | None:
-    """The first address the load balancer reports (``status.loadBalancer.ingress``)."""
-    for entry in _field(_field(status, "load_balancer"), "ingress") or []:
-        address = _field(entry, "ip") or _field(entry, "hostname")
-        if address:
-            return str(address)
-    return None
-
-
-def _link_port_spec(port: int) -> dict[str, Any]:
-    return {"name": f"tls-{port}", "port": port, "target_port": port, "protocol": "TCP"}
-
-
 @documents(IngressGatewayArgs)
 class IngressGateway(_IngressGatewayComponent):
     """The server cluster's ingress gateway: where link traffic enters the mesh.
@@ -317,12 +200,7 @@ class IngressGateway(_IngressGatewayComponent):
             raise MeshlinkValidationError(where, problems)
         resolved_names(settings, name, where=where)
         super().__init__("meshlink:index:IngressGateway", name, None, opts)
-        self._declare(
-            name,
-            settings,
-            settings.link_ports,
-            where=where,
-        )
+        self._declare(name, settings, settings.link_ports, where=where)
 
     def _declare(
         self,
@@ -332,7 +210,7 @@ class IngressGateway(_IngressGatewayComponent):
         *,
         where: str,
     ) -> None:
-        workload = _GatewayWorkload(
+        workload = GatewayWorkload(
             self,
             plan_gateway_workload(
                 name,
@@ -350,29 +228,32 @@ class IngressGateway(_IngressGatewayComponent):
         self.labels = workload.labels
         self.link_ports = sorted(link_ports)
 
-        annotations = dict(settings.service_annotations)
-        if settings.internal:
-            annotations["networking.gke.io/load-balancer-type"] = "Internal"
-        if settings.static_ip_name:
-            annotations[STATIC_IP_ANNOTATION] = settings.static_ip_name
-        if settings.network_tier is not None:
-            annotations[NETWORK_TIER_ANNOTATION] = NETWORK_TIER_VALUES[settings.network_tier]
-        source_ranges = [
-            cidr
-            if isinstance(cidr, str)
-            else validated_later(
-                cidr,
-                (lambda c: check_cidr(c)) if settings.allow_any_source else _check_not_any_source,
-                f"{where}: source_ranges",
-            )
-            for cidr in settings.source_ranges
-        ]
+        self.service, self.address = self._declare_service(name, settings, workload, where)
+        self.ref = GatewayRef(
+            namespace=workload.namespace,
+            name=workload.name,
+            labels=workload.labels,
+            service_name=workload.name,
+            service_account=workload.name,
+        )
+        register_declared_outputs(self)
+
+    def _declare_service(
+        self,
+        name: str,
+        settings: IngressGatewaySettings,
+        workload: GatewayWorkload,
+        where: str,
+    ) -> tuple[k8s.core.v1.Service, pulumi.Output[str | None]]:
+        """The LoadBalancer Service that exposes the link ports, and its address."""
+        annotations = service_annotations(settings)
+        allowed_sources = load_balancer_source_ranges(settings, where)
         static_ip = (
             validated_later(settings.static_ip, check_ip, f"{where}: static_ip")
             if isinstance(settings.static_ip, pulumi.Output)
             else settings.static_ip
         )
-        self.service = k8s.core.v1.Service(
+        service = k8s.core.v1.Service(
             f"{name}-service",
             metadata={
                 "name": workload.name,
@@ -385,9 +266,9 @@ class IngressGateway(_IngressGatewayComponent):
                     "type": "LoadBalancer",
                     "selector": workload.labels,
                     "external_traffic_policy": "Local",
-                    "load_balancer_source_ranges": source_ranges,
+                    "load_balancer_source_ranges": allowed_sources,
                     "load_balancer_ip": None if settings.static_ip_name else static_ip,
-                    "ports": [_link_port_spec(p) for p in self.link_ports],
+                    "ports": [link_port_spec(p) for p in self.link_ports],
                 }
             ),
             opts=pulumi.ResourceOptions(
@@ -395,29 +276,12 @@ class IngressGateway(_IngressGatewayComponent):
                 depends_on=[workload.namespace_resource] if workload.namespace_resource else [],
             ),
         )
-        self.address = (
+        address = (
             pulumi.Output.from_input(static_ip)
             if static_ip is not None
-            else self.service.status.apply(_lb_address)
+            else service.status.apply(lb_address)
         )
-        self.ref = GatewayRef(
-            namespace=workload.namespace,
-            name=workload.name,
-            labels=workload.labels,
-            service_name=workload.name,
-            service_account=workload.name,
-        )
-        register_declared_outputs(self)
-
-
-def _check_not_any_source(cidr: str) -> str:
-    check_cidr(cidr)
-    if is_any_source(cidr):
-        raise ValueError(
-            f"{cidr} admits every address; list the client cluster's egress addresses, or "
-            "set allow_any_source"
-        )
-    return cidr
+        return service, address
 
 
 @documents(ExistingIngressGatewayArgs)
@@ -463,13 +327,13 @@ class ExistingIngressGateway(_IngressGatewayComponent):
                 "namespace": settings.namespace,
                 "annotations": {PATCH_FIELD_MANAGER_ANNOTATION: self.field_manager},
             },
-            spec=untyped({"ports": [_link_port_spec(p) for p in self.link_ports]}),
+            spec=untyped({"ports": [link_port_spec(p) for p in self.link_ports]}),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.address = (
             pulumi.Output.from_input(settings.address)
             if settings.address is not None
-            else self.patch.status.apply(_lb_address)
+            else self.patch.status.apply(lb_address)
         )
         self.ref = GatewayRef(
             namespace=settings.namespace,

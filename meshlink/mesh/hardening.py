@@ -190,21 +190,8 @@ def _dns_ports() -> list[dict[str, Any]]:
     return [*_ports([53], "UDP"), *_ports([53], "TCP")]
 
 
-def egress_rules(
-    settings: ClientNetworkPolicy, egress_gateway: GatewayRef, egress_port: int
-) -> list[dict[str, Any]]:
-    """The egress rules of a client namespace's policy, as NetworkPolicy writes them."""
-    rules: list[dict[str, Any]] = [
-        {
-            "to": [
-                {
-                    "namespace_selector": _namespace_selector(egress_gateway.namespace),
-                    "pod_selector": {"match_labels": dict(egress_gateway.labels)},
-                }
-            ],
-            "ports": _ports([egress_port]),
-        }
-    ]
+def _dns_rules(settings: ClientNetworkPolicy) -> list[dict[str, Any]]:
+    """Name resolution: kube-dns, and the node-local and metadata resolvers."""
     dns_peers: list[dict[str, Any]] = []
     if settings.kube_dns:
         dns_peers.append(
@@ -214,23 +201,14 @@ def egress_rules(
             }
         )
     dns_peers += [{"ip_block": {"cidr": cidr}} for cidr in settings.dns_cidrs]
-    if dns_peers:
-        rules.append({"to": dns_peers, "ports": _dns_ports()})
-    plane = settings.control_plane
-    if plane.kind == "managed":
-        rules.append(
-            {
-                "to": [{"ip_block": {"cidr": cidr}} for cidr in plane.google_api_cidrs],
-                "ports": _ports([443]),
-            }
-        )
-        if plane.metadata_server:
-            rules.append({"to": [{"ip_block": {"cidr": METADATA_SERVER}}], "ports": _ports([80])})
-            rules.append(
-                {"to": [{"ip_block": {"cidr": WORKLOAD_IDENTITY_METADATA}}], "ports": _ports([988])}
-            )
-    else:
-        rules.append(
+    return [{"to": dns_peers, "ports": _dns_ports()}] if dns_peers else []
+
+
+def _control_plane_rules(plane: ControlPlane) -> list[dict[str, Any]]:
+    """The rules toward the control plane: Google's API ranges (and the metadata server
+    when enabled) with ``kind: managed``, istiod's pods otherwise."""
+    if plane.kind != "managed":
+        return [
             {
                 "to": [
                     {
@@ -240,22 +218,56 @@ def egress_rules(
                 ],
                 "ports": _ports(plane.istiod_ports),
             }
+        ]
+    rules = [
+        {
+            "to": [{"ip_block": {"cidr": cidr}} for cidr in plane.google_api_cidrs],
+            "ports": _ports([443]),
+        }
+    ]
+    if plane.metadata_server:
+        rules.append({"to": [{"ip_block": {"cidr": METADATA_SERVER}}], "ports": _ports([80])})
+        rules.append(
+            {"to": [{"ip_block": {"cidr": WORKLOAD_IDENTITY_METADATA}}], "ports": _ports([988])}
         )
-    for peer in settings.extra_egress:
-        target: dict[str, Any]
-        if peer.cidr is not None:
-            target = {"ip_block": {"cidr": peer.cidr}}
-        else:
-            target = {}
-            if peer.namespace is not None:
-                target["namespace_selector"] = _namespace_selector(peer.namespace)
-            if peer.pod_labels is not None:
-                target["pod_selector"] = {"match_labels": dict(peer.pod_labels)}
-        rule: dict[str, Any] = {"to": [target]}
-        if peer.ports:
-            rule["ports"] = _ports(peer.ports, peer.protocol)
-        rules.append(rule)
     return rules
+
+
+def _extra_rule(peer: EgressPeer) -> dict[str, Any]:
+    target: dict[str, Any]
+    if peer.cidr is not None:
+        target = {"ip_block": {"cidr": peer.cidr}}
+    else:
+        target = {}
+        if peer.namespace is not None:
+            target["namespace_selector"] = _namespace_selector(peer.namespace)
+        if peer.pod_labels is not None:
+            target["pod_selector"] = {"match_labels": dict(peer.pod_labels)}
+    rule: dict[str, Any] = {"to": [target]}
+    if peer.ports:
+        rule["ports"] = _ports(peer.ports, peer.protocol)
+    return rule
+
+
+def egress_rules(
+    settings: ClientNetworkPolicy, egress_gateway: GatewayRef, egress_port: int
+) -> list[dict[str, Any]]:
+    """The egress rules of a client namespace's policy, as NetworkPolicy writes them."""
+    to_gateway = {
+        "to": [
+            {
+                "namespace_selector": _namespace_selector(egress_gateway.namespace),
+                "pod_selector": {"match_labels": dict(egress_gateway.labels)},
+            }
+        ],
+        "ports": _ports([egress_port]),
+    }
+    return [
+        to_gateway,
+        *_dns_rules(settings),
+        *_control_plane_rules(settings.control_plane),
+        *(_extra_rule(peer) for peer in settings.extra_egress),
+    ]
 
 
 def client_network_policy(

@@ -17,18 +17,19 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from meshlink.argdocs import documents
-from meshlink.mesh.client import (
+from meshlink.mesh.client import LinkClient
+from meshlink.mesh.client_settings import (
     ClientClusterArgs,
     ClientClusterSettings,
-    LinkClient,
     LinkClientSettings,
 )
 from meshlink.mesh.half import LinkOptions, LinkOptionsArgs, fields_of
+from meshlink.mesh.half_plans import egress_namespace_problems
 from meshlink.mesh.identity import ClientIdentity, ClientIdentityArgs, check_identity
 from meshlink.mesh.naming import LinkNames, check_names
-from meshlink.mesh.server import (
+from meshlink.mesh.server import LinkServer
+from meshlink.mesh.server_settings import (
     EXISTING_GATEWAY_ACCOUNT_PROBLEM,
-    LinkServer,
     LinkServerSettings,
     ServerClusterArgs,
     ServerClusterSettings,
@@ -42,13 +43,9 @@ from meshlink.mesh.services import (
     check_target_policies,
 )
 from meshlink.outputs import Registered, register_declared_outputs
-from meshlink.pki import (
-    CertificateAuthority,
-    CertificateAuthorityArgs,
-    LinkIssuer,
-)
+from meshlink.pki import CertificateAuthority, CertificateAuthorityArgs, LinkIssuer
 from meshlink.pki.authority import CertificateAuthorityModel
-from meshlink.pki.leaf import leaf_outlives_issuer
+from meshlink.pki.leaf import LeafLifetime, leaf_outlives_issuer
 from meshlink.validation import (
     MeshlinkValidationError,
     check_dns1123_label,
@@ -199,6 +196,80 @@ def _default_prefix(name: str, problems: list[str]) -> str:
         return ""
 
 
+def _link_ca_problems(
+    link_ca: Any, lifetime: LeafLifetime
+) -> tuple[LinkIssuer | None, dict[str, Any] | None, list[str]]:
+    """The link CA given (an issuer) or to create (its arguments), and what is wrong
+    with it, its leaves' lifetime included."""
+    if isinstance(link_ca, pulumi.Output):
+        # Checked first: an Output answers every attribute lookup, so it would pass
+        # for a LinkIssuer.
+        return (
+            None,
+            None,
+            [
+                "link_ca: got an Output, whose value is not known while the program runs; "
+                "pass the CA component itself (CertificateAuthority, "
+                "ExistingCertificateAuthority, ExternallySignedCertificateAuthority; e.g. "
+                "the one declare_link_ca returns) or a dict of CertificateAuthority arguments"
+            ],
+        )
+    problems: list[str] = []
+    if isinstance(link_ca, LinkIssuer):
+        if link_ca.not_ready_reason:
+            problems.append(f"link_ca: {link_ca.not_ready_reason}")
+        outlives = leaf_outlives_issuer(
+            link_ca, lifetime.validity_hours, "leaf_lifetime.validity_hours"
+        )
+        if outlives:
+            problems.append(outlives)
+        return link_ca, None, problems
+    if isinstance(link_ca, Mapping):
+        try:
+            ca_model = CertificateAuthorityModel.model_validate(dict(link_ca))
+        except ValidationError as error:
+            problems += describe_validation_error(error, prefix="link_ca.", show_input=False)
+        else:
+            short = ca_model.leaves_problem(lifetime.validity_hours, "leaf_lifetime.validity_hours")
+            if short:
+                problems.append(f"link_ca.{short}")
+        return None, dict(link_ca), problems
+    return (
+        None,
+        None,
+        [
+            "link_ca: expected a link CA (CertificateAuthority, "
+            "ExistingCertificateAuthority, ExternallySignedCertificateAuthority) or the "
+            f"arguments of a CertificateAuthority, got {type(link_ca).__name__}"
+        ],
+    )
+
+
+def _cross_part_problems(model: MeshLinkSettings, prefix: str) -> list[str]:
+    """The rules across the services, the two clusters and the client identity, which
+    the parts' own models cannot see; ``prefix`` is empty when it is itself wrong."""
+    services = model.services
+    existing_ingress_gateway = model.server.existing_ingress_gateway
+    problems = check_services(services) + check_target_policies(services)
+    if (
+        existing_ingress_gateway is not None
+        and existing_ingress_gateway.service_account is None
+        and any(s.target_policies for s in services)
+    ):
+        problems.append(f"server.{EXISTING_GATEWAY_ACCOUNT_PROBLEM}")
+    if prefix:
+        problems += check_names(prefix, [s.name for s in services], prefix_setting="object_prefix")
+    problems += _check_client_identity(
+        model.client_identity.san, services, model.server.trust_domains
+    )
+    egress_namespace = model.client.egress_gateway.namespace or (
+        LinkNames(prefix).egress_gateway_default() if prefix else None
+    )
+    return problems + egress_namespace_problems(
+        egress_namespace, model.client.namespaces, setting="client.namespaces"
+    )
+
+
 @documents(MeshLinkArgs)
 class MeshLink(pulumi.ComponentResource):
     """Links ``services`` in the server cluster to workloads in the client cluster."""
@@ -229,98 +300,45 @@ class MeshLink(pulumi.ComponentResource):
             ) from None
         problems: list[str] = []
         prefix = model.object_prefix or _default_prefix(name, problems)
-        lifetime = model.leaf_lifetime
-        identity = model.client_identity
-        services = model.services
-        issuer: LinkIssuer | None = None
-        ca_args: dict[str, Any] | None = None
-        if isinstance(model.link_ca, pulumi.Output):
-            # Checked first: an Output answers every attribute lookup, so it would pass
-            # for a LinkIssuer.
-            problems.append(
-                "link_ca: got an Output, whose value is not known while the program runs; "
-                "pass the CA component itself (CertificateAuthority, "
-                "ExistingCertificateAuthority, ExternallySignedCertificateAuthority; e.g. "
-                "the one declare_link_ca returns) or a dict of CertificateAuthority arguments"
-            )
-        elif isinstance(model.link_ca, LinkIssuer):
-            issuer = model.link_ca
-            if issuer.not_ready_reason:
-                problems.append(f"link_ca: {issuer.not_ready_reason}")
-            outlives = leaf_outlives_issuer(
-                issuer, lifetime.validity_hours, "leaf_lifetime.validity_hours"
-            )
-            if outlives:
-                problems.append(outlives)
-        elif isinstance(model.link_ca, Mapping):
-            try:
-                ca_model = CertificateAuthorityModel.model_validate(dict(model.link_ca))
-            except ValidationError as error:
-                problems += describe_validation_error(error, prefix="link_ca.", show_input=False)
-            else:
-                short = ca_model.leaves_problem(
-                    lifetime.validity_hours, "leaf_lifetime.validity_hours"
-                )
-                if short:
-                    problems.append(f"link_ca.{short}")
-            ca_args = dict(model.link_ca)
-        else:
-            problems.append(
-                "link_ca: expected a link CA (CertificateAuthority, "
-                "ExistingCertificateAuthority, ExternallySignedCertificateAuthority) or the "
-                f"arguments of a CertificateAuthority, got {type(model.link_ca).__name__}"
-            )
-
-        egress_gateway = model.client.egress_gateway
-        existing_ingress_gateway = model.server.existing_ingress_gateway
-        problems += check_services(services)
-        problems += check_target_policies(services)
-        if (
-            existing_ingress_gateway is not None
-            and existing_ingress_gateway.service_account is None
-            and any(s.target_policies for s in services)
-        ):
-            problems.append(f"server.{EXISTING_GATEWAY_ACCOUNT_PROBLEM}")
-        if prefix:
-            problems += check_names(
-                prefix, [s.name for s in services], prefix_setting="object_prefix"
-            )
-        problems += _check_client_identity(identity.san, services, model.server.trust_domains)
-        egress_namespace = egress_gateway.namespace or (
-            LinkNames(prefix).egress_gateway_default() if prefix else None
-        )
-        if egress_namespace is not None and egress_namespace in model.client.namespaces:
-            problems.append(
-                f"client.namespaces: {egress_namespace!r} is the egress gateway's namespace; "
-                "client workloads need a namespace of their own, which the link-port "
-                "ServiceEntry is not exported to and the NetworkPolicy confines"
-            )
+        issuer, ca_args, ca_problems = _link_ca_problems(model.link_ca, model.leaf_lifetime)
+        problems += ca_problems + _cross_part_problems(model, prefix)
         if problems:
             raise MeshlinkValidationError(where, list(dict.fromkeys(problems)))
 
-        allowed = [identity.san]
-        allowed += [i for i in model.additional_client_identities if i not in allowed]
-        options = {**fields_of(model, LinkOptions), "object_prefix": prefix}
         super().__init__(TYPE, name, None, opts)
+        self.certificate_authority: CertificateAuthority | None = None
         if issuer is None:
             assert ca_args is not None
-            self.certificate_authority: CertificateAuthority | None = CertificateAuthority(
+            self.certificate_authority = CertificateAuthority(
                 f"{name}-ca",
                 cast(CertificateAuthorityArgs, ca_args),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             issuer = self.certificate_authority
-        else:
-            self.certificate_authority = None
+        self._declare_halves(name, model, prefix, issuer)
+        self.ingress_address = self.server.ingress_address
+        self.fqdns = list(self.client.fqdns)
+        self.ca_certificate_pem = issuer.root_cert_pem
+        self.trust_bundle_pem = issuer.trust_bundle_pem
+        self.objects = {"client": self.client.objects, "server": self.server.objects}
+        register_declared_outputs(self)
 
+    def _declare_halves(
+        self, name: str, model: MeshLinkSettings, prefix: str, issuer: LinkIssuer
+    ) -> None:
+        """The client half through the client provider, the server half through the
+        server provider, both issued by ``issuer``."""
+        options = {**fields_of(model, LinkOptions), "object_prefix": prefix}
+        allowed = [model.client_identity.san]
+        allowed += [i for i in model.additional_client_identities if i not in allowed]
         self.client = LinkClient(
             f"{name}-client",
             LinkClientSettings(
                 **fields_of(model.client, ClientClusterSettings),
                 **options,
-                services=services,
+                services=model.services,
                 issuer=issuer,
-                client_identity=identity,
+                client_identity=model.client_identity,
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,
@@ -334,7 +352,7 @@ class MeshLink(pulumi.ComponentResource):
                 **fields_of(model.server, ServerClusterSettings),
                 **fields_of(model, ServerTls),
                 **options,
-                services=services,
+                services=model.services,
                 issuer=issuer,
                 allowed_client_identities=allowed,
             ),
@@ -344,9 +362,3 @@ class MeshLink(pulumi.ComponentResource):
                 depends_on=model.server.depends_on,
             ),
         )
-        self.ingress_address = self.server.ingress_address
-        self.fqdns = list(self.client.fqdns)
-        self.ca_certificate_pem = issuer.root_cert_pem
-        self.trust_bundle_pem = issuer.trust_bundle_pem
-        self.objects = {"client": self.client.objects, "server": self.server.objects}
-        register_declared_outputs(self)

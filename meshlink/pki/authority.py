@@ -245,8 +245,23 @@ class CertificateAuthority(IssuerComponent):
         super().__init__(TYPE, name, None, opts)
         self.leaf_validity_limit_hours = model.signer_validity_hours
 
-        root_trigger = rotation_trigger(model.ca_rotation)
-        root_opts = pulumi.ResourceOptions(parent=self, replacement_trigger=root_trigger)
+        self._declare_root(name, model)
+        self.issuing_key: tls.PrivateKey | None = None
+        self.issuing_cert: tls.LocallySignedCert | None = None
+        if model.issuing_ca is None:
+            self.issuer_cert_pem = self.root_cert.cert_pem
+            self.issuer_private_key_pem = pulumi.Output.secret(self.root_key.private_key_pem)
+            self.chain_pem = pulumi.Output.from_input("")
+        else:
+            self._declare_issuing_ca(name, model, model.issuing_ca)
+        register_declared_outputs(self)
+
+    def _declare_root(self, name: str, model: _Model) -> None:
+        """The self-signed root, replaced whenever ``ca_rotation`` changes; the trust
+        bundle keeps the previous roots given."""
+        root_opts = pulumi.ResourceOptions(
+            parent=self, replacement_trigger=rotation_trigger(model.ca_rotation)
+        )
         self.root_key = tls.PrivateKey(
             f"{name}-root-key", **model.key.private_key_args(), opts=root_opts
         )
@@ -271,41 +286,34 @@ class CertificateAuthority(IssuerComponent):
             lambda root: dedupe_pem([root, *model.previous_ca_certs])
         )
 
-        self.issuing_key: tls.PrivateKey | None = None
-        self.issuing_cert: tls.LocallySignedCert | None = None
-        if model.issuing_ca is None:
-            self.issuer_cert_pem = self.root_cert.cert_pem
-            self.issuer_private_key_pem = pulumi.Output.secret(self.root_key.private_key_pem)
-            self.chain_pem = pulumi.Output.from_input("")
-        else:
-            issuing = model.issuing_ca
-            issuing_opts = pulumi.ResourceOptions(
-                parent=self,
-                replacement_trigger=rotation_trigger(model.ca_rotation, issuing.rotation),
-            )
-            self.issuing_key = tls.PrivateKey(
-                f"{name}-issuing-key", **issuing.key.private_key_args(), opts=issuing_opts
-            )
-            issuing_csr = tls.CertRequest(
-                f"{name}-issuing-csr",
-                private_key_pem=self.issuing_key.private_key_pem,
-                subject=issuing.subject.request_subject(),
-                opts=issuing_opts,
-            )
-            self.issuing_cert = tls.LocallySignedCert(
-                f"{name}-issuing-cert",
-                cert_request_pem=issuing_csr.cert_request_pem,
-                ca_cert_pem=self.root_cert.cert_pem,
-                ca_private_key_pem=self.root_key.private_key_pem,
-                validity_period_hours=issuing.validity_hours,
-                early_renewal_hours=issuing.early_renewal_hours,
-                allowed_uses=CA_USES,
-                is_ca_certificate=True,
-                set_subject_key_id=True,
-                opts=issuing_opts,
-            )
-            self.issuer_cert_pem = self.issuing_cert.cert_pem
-            self.issuer_private_key_pem = pulumi.Output.secret(self.issuing_key.private_key_pem)
-            self.chain_pem = self.issuing_cert.cert_pem.apply(lambda pem: join_pem([pem]))
-
-        register_declared_outputs(self)
+    def _declare_issuing_ca(self, name: str, model: _Model, issuing: _IssuingModel) -> None:
+        """The issuing CA under the root, which signs the leaves; replaced with the root
+        or on its own ``rotation``."""
+        issuing_opts = pulumi.ResourceOptions(
+            parent=self,
+            replacement_trigger=rotation_trigger(model.ca_rotation, issuing.rotation),
+        )
+        self.issuing_key = tls.PrivateKey(
+            f"{name}-issuing-key", **issuing.key.private_key_args(), opts=issuing_opts
+        )
+        issuing_csr = tls.CertRequest(
+            f"{name}-issuing-csr",
+            private_key_pem=self.issuing_key.private_key_pem,
+            subject=issuing.subject.request_subject(),
+            opts=issuing_opts,
+        )
+        self.issuing_cert = tls.LocallySignedCert(
+            f"{name}-issuing-cert",
+            cert_request_pem=issuing_csr.cert_request_pem,
+            ca_cert_pem=self.root_cert.cert_pem,
+            ca_private_key_pem=self.root_key.private_key_pem,
+            validity_period_hours=issuing.validity_hours,
+            early_renewal_hours=issuing.early_renewal_hours,
+            allowed_uses=CA_USES,
+            is_ca_certificate=True,
+            set_subject_key_id=True,
+            opts=issuing_opts,
+        )
+        self.issuer_cert_pem = self.issuing_cert.cert_pem
+        self.issuer_private_key_pem = pulumi.Output.secret(self.issuing_key.private_key_pem)
+        self.chain_pem = self.issuing_cert.cert_pem.apply(lambda pem: join_pem([pem]))

@@ -210,40 +210,46 @@ class ExternallySignedCertificateAuthority(IssuerComponent):
         self.trust_bundle_pem = pulumi.Output.from_input(
             dedupe_pem([root_text, *model.previous_ca_certs])
         )
-        signed = checked.signed
-        if signed is None:
-            self.not_ready_reason = (
-                f"the issuing CA {name!r} has no signed certificate yet: export its csr_pem, "
-                "have the root sign it as a CA certificate, and pass the result as "
-                "signed_cert_pem together with root_cert_pem"
-            )
-            self.issuer_cert_pem = pulumi.Output.from_input("")
-            self.issuer_private_key_pem = pulumi.Output.secret(self.key.private_key_pem)
-            self.chain_pem = pulumi.Output.from_input("")
+        if checked.signed is None:
+            self._not_yet_signed(name)
         else:
-            self.not_ready_reason = None
-            signed_text = _pem(signed)
-
-            def matched(public_key_pem: str) -> str:
-                generated = serialization.load_pem_public_key(public_key_pem.encode())
-                if not same_public_key(generated, signed.public_key()):
-                    raise SignedCertificateMismatch(
-                        f"{where}: signed_cert_pem ({describe(signed)}) was not issued for this "
-                        "component's key (it was probably signed for an earlier request, "
-                        "before a rotation); sign the current csr_pem and update "
-                        "signed_cert_pem"
-                    )
-                return signed_text
-
-            self.issuer_cert_pem = self.key.public_key_pem.apply(matched)
-            # The key waits on the same check, so nothing is signed with a mismatched pair.
-            self.issuer_private_key_pem = pulumi.Output.secret(
-                pulumi.Output.all(self.key.private_key_pem, self.issuer_cert_pem).apply(
-                    lambda values: str(values[0])
-                )
-            )
-            self.chain_pem = self.issuer_cert_pem.apply(
-                lambda text: join_pem([text, *(_pem(c) for c in checked.intermediates)])
-            )
-
+            self._signed_by_root(where, checked, checked.signed)
         register_declared_outputs(self)
+
+    def _not_yet_signed(self, name: str) -> None:
+        """Before the root signs the request: nothing to issue with, and why."""
+        self.not_ready_reason = (
+            f"the issuing CA {name!r} has no signed certificate yet: export its csr_pem, "
+            "have the root sign it as a CA certificate, and pass the result as "
+            "signed_cert_pem together with root_cert_pem"
+        )
+        self.issuer_cert_pem = pulumi.Output.from_input("")
+        self.issuer_private_key_pem = pulumi.Output.secret(self.key.private_key_pem)
+        self.chain_pem = pulumi.Output.from_input("")
+
+    def _signed_by_root(self, where: str, checked: _Checked, signed: x509.Certificate) -> None:
+        """The signed certificate, once it is known to be for this component's key."""
+        self.not_ready_reason = None
+        signed_text = _pem(signed)
+
+        def matched(public_key_pem: str) -> str:
+            generated = serialization.load_pem_public_key(public_key_pem.encode())
+            if not same_public_key(generated, signed.public_key()):
+                raise SignedCertificateMismatch(
+                    f"{where}: signed_cert_pem ({describe(signed)}) was not issued for this "
+                    "component's key (it was probably signed for an earlier request, "
+                    "before a rotation); sign the current csr_pem and update "
+                    "signed_cert_pem"
+                )
+            return signed_text
+
+        self.issuer_cert_pem = self.key.public_key_pem.apply(matched)
+        # The key waits on the same check, so nothing is signed with a mismatched pair.
+        self.issuer_private_key_pem = pulumi.Output.secret(
+            pulumi.Output.all(self.key.private_key_pem, self.issuer_cert_pem).apply(
+                lambda values: str(values[0])
+            )
+        )
+        self.chain_pem = self.issuer_cert_pem.apply(
+            lambda text: join_pem([text, *(_pem(c) for c in checked.intermediates)])
+        )
