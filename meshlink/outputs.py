@@ -59,9 +59,20 @@ def declared_outputs(cls: type) -> tuple[str, ...]:
     return _DECLARED[cls]
 
 
+_DOCS: dict[type, dict[str, str]] = {}
+
+
 def output_docs(cls: type) -> dict[str, str]:
     """Each declared output of ``cls`` with its docstring ("" when it has none), read from
-    the source (for ``help()`` and the tests)."""
+    the source (for ``help()`` and the tests). Read once per class, when ``documents``
+    decorates it at import: CPython 3.11's ``ast.parse`` can fail with "AST constructor
+    recursion depth mismatch" when called deep in a stack (python/cpython#106905)."""
+    if cls not in _DOCS:
+        _DOCS[cls] = _read_output_docs(cls)
+    return dict(_DOCS[cls])
+
+
+def _read_output_docs(cls: type) -> dict[str, str]:
     docs = {name: "" for name in declared_outputs(cls)}
     for klass in _own_classes(cls):
         try:
