@@ -11,6 +11,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
 
 from meshlink.mesh.services import LinkedService
 from meshlink.offline.engine import OfflineRun
@@ -19,6 +20,8 @@ from meshlink.offline.summary.links import read_links, traffic_diagram
 from meshlink.validation import MeshlinkValidationError
 from tests.support import mesh
 from tests.support.istio_schema import CRD_SETS, validate_manifest
+from tests.test_config import rejected, with_value
+from tests.test_stacks import ROOT, run_stack
 
 INGRESS_NS = "mysql-link-ingress"
 SERVER = "server-cluster"
@@ -258,3 +261,30 @@ def test_meshlink_names_the_offending_service_setting() -> None:
         mesh.run_link(mesh.link_program(services=services))
     assert "services[1]" in str(error.value)
     assert "target_policies" in str(error.value)
+
+
+# --- stack config ----------------------------------------------------------------------
+
+
+def _dev_services_with(extra: dict[str, Any]) -> dict[str, str]:
+    first = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]["meshlink:services"]
+    return with_value("services", None, [*first, extra])
+
+
+def test_the_dev_stack_config_takes_an_external_target() -> None:
+    extra = {**CLOUD_SQL, "fqdn": "orders-sql.link.internal.example.com"}
+    stack = run_stack(ROOT, "dev", config=_dev_services_with(extra))
+    declared = {
+        (m["kind"], m["metadata"]["name"]) for m in map(mesh.manifest, mesh.kubernetes_objects(stack))
+    }
+    assert ("ServiceEntry", "link-orders-sql-target") in declared
+    assert ("DestinationRule", "link-orders-sql-target-tls") in declared
+    assert ("AuthorizationPolicy", "link-orders-sql-authz") not in declared
+
+
+def test_the_dev_stack_config_names_an_external_target_with_policies_on() -> None:
+    extra = {**VM, "fqdn": "inventory.link.internal.example.com", "target_policies": True}
+    error = rejected(_dev_services_with(extra))
+    assert any(
+        p.startswith("meshlink:services[1]") and "target_policies" in p for p in error.problems
+    ), error.problems
