@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from meshlink.mesh.services import LinkedService
+from meshlink.mesh.services import ExternalTarget, LinkedService
 from meshlink.offline.engine import OfflineRun
 from meshlink.offline.rendered import RenderedObject
 from meshlink.offline.summary.links import read_links, traffic_diagram
@@ -188,8 +188,14 @@ BASE = {"name": "db", "fqdn": "db.link.example.com", "app_port": 3306, "link_por
         ({"target_external": {"address": "169.254.169.254", "port": 80}}, "metadata server"),
         ({"target_external": {"address": "::ffff:169.254.169.254", "port": 80}}, "link-local"),
         ({"target_external": {"address": "metadata.google.internal", "port": 80}}, "metadata"),
-        ({"target_external": {"address": "0.0.0.0", "port": 3306}}, "not the address of one host"),
-        ({"target_external": {"address": "224.0.0.1", "port": 3306}}, "not the address of one host"),
+        (
+            {"target_external": {"address": "0.0.0.0", "port": 3306}},  # noqa: S104 (refused)
+            "not the address of one host",
+        ),
+        (
+            {"target_external": {"address": "224.0.0.1", "port": 3306}},
+            "not the address of one host",
+        ),
         (
             {"target_external": {"address": "mysql.db.svc.cluster.local", "port": 3306}},
             "name it in target_host",
@@ -248,6 +254,7 @@ def test_a_dns_tls_target_defaults_sni_and_san_to_its_address() -> None:
     )
     assert service.target_policies is False
     target = service.target
+    assert isinstance(target, ExternalTarget)
     assert (target.port, target.sni, target.subject_alt_names) == (
         3306,
         "sql.example.com",
@@ -275,7 +282,8 @@ def test_the_dev_stack_config_takes_an_external_target() -> None:
     extra = {**CLOUD_SQL, "fqdn": "orders-sql.link.internal.example.com"}
     stack = run_stack(ROOT, "dev", config=_dev_services_with(extra))
     declared = {
-        (m["kind"], m["metadata"]["name"]) for m in map(mesh.manifest, mesh.kubernetes_objects(stack))
+        (m["kind"], m["metadata"]["name"])
+        for m in map(mesh.manifest, mesh.kubernetes_objects(stack))
     }
     assert ("ServiceEntry", "link-orders-sql-target") in declared
     assert ("DestinationRule", "link-orders-sql-target-tls") in declared
