@@ -121,9 +121,10 @@ def _demo(reader: ConfigReader, services: Sequence[LinkedService] | None) -> Dem
     service = services[index]
     where = f"{reader.path('services')}[{index}]"
     if service.target_host != demo.target_host:
+        linked = service.target_host or f"the external {service.target_external!r}"
         reader.problems.append(
             f"{where}.target_host: the demo MySQL server is {demo.target_host!r} "
-            f"({prefix}server_namespace), but the link targets {service.target_host!r}"
+            f"({prefix}server_namespace), but the link targets {linked!r}"
         )
     if service.target_labels is not None and not (
         service.target_labels.items() <= DEMO_MYSQL_SELECTOR.items()

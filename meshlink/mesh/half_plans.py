@@ -22,7 +22,7 @@ from meshlink.mesh.gateway_settings import (
 )
 from meshlink.mesh.naming import LinkNames
 from meshlink.mesh.server_settings import LinkServerSettings
-from meshlink.mesh.services import LinkedService
+from meshlink.mesh.services import ExternalTarget, LinkedService
 from meshlink.pki import LeafCertificateArgs
 
 
@@ -145,6 +145,21 @@ class TargetPoliciesPlan:
 
 
 @dataclass(frozen=True)
+class ExternalTargetPlan:
+    """What routes the ingress gateway to a target outside the server mesh; every object
+    goes into the ingress gateway's namespace."""
+
+    target: ExternalTarget
+    registry_host: str
+    """The ServiceEntry host the route names; the endpoint holds the real address."""
+    service_entry: str
+    origination: str | None
+    """The DestinationRule that originates TLS; None when the target does not speak TLS."""
+    ca_secret: str | None
+    """The Secret with the CA that verifies the target (the rule's ``credentialName``)."""
+
+
+@dataclass(frozen=True)
 class ServerServicePlan:
     """The objects of one service on the server side."""
 
@@ -157,6 +172,16 @@ class ServerServicePlan:
     virtual_service: str
     target_policies: TargetPoliciesPlan | None
     """None when the service turns ``target_policies`` off."""
+    external_target: ExternalTargetPlan | None
+    """None when the target is a Kubernetes Service of the server mesh."""
+
+    @property
+    def route_host(self) -> str:
+        """The host the server VirtualService sends the link port to."""
+        if self.external_target is not None:
+            return self.external_target.registry_host
+        assert self.service.target_host is not None
+        return self.service.target_host
 
 
 @dataclass(frozen=True)
@@ -225,6 +250,21 @@ def _server_service(
         gateway=names.ingress_gateway(service.name),
         virtual_service=names.server_virtual_service(service.name),
         target_policies=policies,
+        external_target=_external_target(names, service),
+    )
+
+
+def _external_target(names: LinkNames, service: LinkedService) -> ExternalTargetPlan | None:
+    target = service.target_external
+    if target is None:
+        return None
+    speaks_tls = target.tls is not None
+    return ExternalTargetPlan(
+        target=target,
+        registry_host=names.external_target_host(service.name),
+        service_entry=names.target_service_entry(service.name),
+        origination=names.target_origination(service.name) if speaks_tls else None,
+        ca_secret=names.target_ca(service.name) if speaks_tls else None,
     )
 
 

@@ -25,7 +25,10 @@ would hand every sidecar in the cluster a route to the link. meshlink narrows it
   and the server VirtualService are exported to their own namespace only: just the
   gateway there needs them;
 - ``Gateway`` objects have no ``exportTo``; their unique selector is what keeps them on
-  meshlink's gateways.
+  meshlink's gateways;
+- an external target's ServiceEntry and its TLS origination rule are exported to the
+  ingress gateway's namespace only: no other workload of the server mesh gains a route
+  to the target from them.
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ from meshlink.istio import (
 )
 from meshlink.istio.common import PortProtocol
 from meshlink.mesh.common import EGRESS_PORT
-from meshlink.mesh.services import LinkedService
+from meshlink.mesh.services import ExternalTarget, LinkedService
 
 APP_PORT_NAME = "tcp"
 LINK_PORT_NAME = "tls"
@@ -265,7 +268,11 @@ def ingress_gateway(
     )
 
 
-def server_virtual_service(service: LinkedService, *, gateway_ref: str) -> VirtualService:
+def server_virtual_service(
+    service: LinkedService, *, gateway_ref: str, target_host: str
+) -> VirtualService:
+    """Sends the link port on to ``target_host`` (the Service, or an external target's
+    registry name) at the target's port."""
     return VirtualService(
         hosts=(service.fqdn,),
         gateways=(gateway_ref,),
@@ -275,10 +282,67 @@ def server_virtual_service(service: LinkedService, *, gateway_ref: str) -> Virtu
                 match=(L4MatchAttributes(port=service.link_port),),
                 route=(
                     RouteDestination(
-                        destination=Destination(host=service.target_host, port=service.target_port)
+                        destination=Destination(host=target_host, port=service.target.port)
                     ),
                 ),
             ),
+        ),
+    )
+
+
+TARGET_PORT_NAME = "tcp-target"
+
+
+def external_target_service_entry(target: ExternalTarget, *, registry_host: str) -> ServiceEntry:
+    """Puts an external target into the ingress gateway's registry under
+    ``registry_host``, with the real address as its one endpoint. A DNS name is resolved
+    by the gateway (``DNS``: "If endpoints are specified, the DNS addresses specified in
+    the endpoints will be resolved"), an IP address is used as it is (``STATIC``), per
+    https://istio.io/latest/docs/reference/config/networking/service-entry/#ServiceEntry-Resolution.
+    The port is TCP even when the target speaks TLS: the gateway originates that TLS
+    itself, from the origination rule. An IP target is also its ``addresses`` entry, so a
+    sidecar in the gateway's namespace matches it by address and port, not by port alone.
+    """
+    return ServiceEntry(
+        hosts=(registry_host,),
+        addresses=(target.address,) if target.is_ip else None,
+        ports=(ServicePort(number=target.port, name=TARGET_PORT_NAME, protocol=PortProtocol.TCP),),
+        location=Location.MESH_EXTERNAL,
+        resolution=Resolution.STATIC if target.is_ip else Resolution.DNS,
+        endpoints=(ServiceEntryEndpoint(address=target.address),),
+        export_to=(".",),
+    )
+
+
+def target_origination_rule(
+    target: ExternalTarget, *, registry_host: str, ca_credential_name: str
+) -> DestinationRule:
+    """The ingress gateway originates TLS (``SIMPLE``) to an external target that speaks
+    TLS, verifying its certificate against the CA in ``ca_credential_name`` and its
+    names against ``subjectAltNames``. ``credentialName`` rather than ``caCertificates``
+    (a file path inside the proxy): at a gateway it names a Secret in the gateway's
+    namespace whose ``cacert`` key verifies the server
+    (https://istio.io/latest/docs/reference/config/networking/destination-rule/#ClientTLSSettings,
+    ``credentialName``). For ``SIMPLE`` the gateway asks for ``<credentialName>-cacert``
+    only, which Istio serves from the Secret ``<credentialName>`` when no Secret of the
+    suffixed name exists (``GetCaCert`` and ``ExtractRoot`` in istio/istio
+    ``pilot/pkg/credentials/kube/secrets.go``)."""
+    assert target.tls is not None
+    return DestinationRule(
+        host=registry_host,
+        export_to=(".",),
+        traffic_policy=TrafficPolicy(
+            port_level_settings=(
+                PortTrafficPolicy(
+                    port=target.port,
+                    tls=ClientTLSSettings(
+                        mode=ClientTLSMode.SIMPLE,
+                        credential_name=ca_credential_name,
+                        sni=target.sni,
+                        subject_alt_names=tuple(target.subject_alt_names),
+                    ),
+                ),
+            )
         ),
     )
 

@@ -68,6 +68,25 @@ class LinkNames:
     def server_credential(self, service: str) -> str:
         return f"{self.prefix}-{service}-server-tls"
 
+    def target_service_entry(self, service: str) -> str:
+        """The ServiceEntry of an external target, seen by the ingress gateway only."""
+        return f"{self.prefix}-{service}-target"
+
+    def target_origination(self, service: str) -> str:
+        """The DestinationRule that originates TLS to an external target."""
+        return f"{self.prefix}-{service}-target-tls"
+
+    def target_ca(self, service: str) -> str:
+        """The Secret with the CA that verifies an external target."""
+        return f"{self.prefix}-{service}-target-ca"
+
+    def external_target_host(self, service: str) -> str:
+        """The name an external target has in the ingress gateway's registry: the
+        ServiceEntry host that the route names. Its endpoint holds the real address, so
+        this name is never resolved; ``.invalid`` (RFC 2606) makes sure of it, and the
+        prefix keeps two links that share an ingress gateway apart."""
+        return f"{self.prefix}-{service}.external.invalid"
+
     def network_policy(self) -> str:
         return f"{self.prefix}-client-egress"
 
@@ -83,6 +102,9 @@ class LinkNames:
             self.ingress_gateway(service),
             self.server_virtual_service(service),
             self.server_credential(service),
+            self.target_service_entry(service),
+            self.target_origination(service),
+            self.target_ca(service),
         ]
 
 

@@ -8,6 +8,11 @@ sends the connection on to the target service, and, in the target's namespace, a
 target port and a STRICT ``PeerAuthentication`` for the target's pods (unless the
 service turns ``target_policies`` off).
 
+A target outside the server mesh (``target_external``) gets, in the ingress gateway's
+namespace, a ServiceEntry that puts it into the gateway's registry and, when it speaks
+TLS, a DestinationRule that originates that TLS with the target's CA (held in a Secret
+there); it has no target policies.
+
 Server certificates are issued one per service, not one for all FQDNs: adding or
 removing a service then touches no other service's key, a leaked key impersonates one
 service only, and a certificate does not list every other service linked through the
@@ -22,13 +27,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from meshlink.argdocs import documents
 from meshlink.mesh import istio_objects as objects
 from meshlink.mesh.gateway_settings import StandaloneIngressGatewaySettings
 from meshlink.mesh.gateways import ExistingIngressGateway, IngressGateway
 from meshlink.mesh.half import IssuedCredential, LinkHalf, peer_trust_bundle
-from meshlink.mesh.half_plans import LinkServerPlan, ServerServicePlan, plan_link_server
+from meshlink.mesh.half_plans import (
+    ExternalTargetPlan,
+    LinkServerPlan,
+    ServerServicePlan,
+    plan_link_server,
+)
 from meshlink.mesh.server_settings import LinkServerArgs, LinkServerSettings
 from meshlink.mesh.services import check_target_policies
 from meshlink.outputs import Registered, register_declared_outputs
@@ -36,6 +47,11 @@ from meshlink.pki import LeafCertificate
 from meshlink.validation import MeshlinkValidationError, validate_args
 
 SERVER_KINDS = ("Gateway", "VirtualService", "AuthorizationPolicy", "PeerAuthentication")
+EXTERNAL_TARGET_KINDS = ("ServiceEntry", "DestinationRule")
+"""The kinds an external target adds, which the readiness gate then waits for too."""
+TARGET_CA_KEY = "cacert"
+"""The key Istio reads a CA-only credential from (``ExtractRoot`` in istio/istio
+``pilot/pkg/credentials/kube/secrets.go``)."""
 
 
 @documents(LinkServerArgs)
@@ -64,7 +80,11 @@ class LinkServer(LinkHalf):
             name,
             settings,
             where=where,
-            istio_kinds=SERVER_KINDS,
+            istio_kinds=(
+                (*SERVER_KINDS, *EXTERNAL_TARGET_KINDS)
+                if any(s.target_external is not None for s in settings.services)
+                else SERVER_KINDS
+            ),
             opts=opts,
         )
         plan = plan_link_server(settings, self.names)
@@ -89,6 +109,14 @@ class LinkServer(LinkHalf):
                 depends_on=namespace_dependency,
             )
             self._declare_ingress_routing(name, settings, plan, service, istio_opts)
+            if service.external_target is not None:
+                self._declare_external_target(
+                    f"{name}-{service.service.name}",
+                    service.external_target,
+                    namespace=plan.ingress_namespace,
+                    namespace_dependency=namespace_dependency,
+                    opts=istio_opts,
+                )
         self._declare_target_policies(name, settings.trust_domains, plan)
 
         self.ingress_namespace = plan.ingress_namespace
@@ -160,9 +188,53 @@ class LinkServer(LinkHalf):
         self._declare(
             f"{name}-{service.service.name}-virtual-service",
             objects.server_virtual_service(
-                service.service, gateway_ref=objects.gateway_reference(namespace, service.gateway)
+                service.service,
+                gateway_ref=objects.gateway_reference(namespace, service.gateway),
+                target_host=service.route_host,
             ),
             metadata_name=service.virtual_service,
+            namespace=namespace,
+            opts=opts,
+        )
+
+    def _declare_external_target(
+        self,
+        resource_prefix: str,
+        plan: ExternalTargetPlan,
+        *,
+        namespace: str,
+        namespace_dependency: Sequence[pulumi.Resource],
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        """The target in the ingress gateway's registry, and the TLS it speaks."""
+        self._declare(
+            f"{resource_prefix}-target-entry",
+            objects.external_target_service_entry(plan.target, registry_host=plan.registry_host),
+            metadata_name=plan.service_entry,
+            namespace=namespace,
+            opts=opts,
+        )
+        tls = plan.target.tls
+        if tls is None or plan.origination is None or plan.ca_secret is None:
+            return
+        k8s.core.v1.Secret(
+            f"{resource_prefix}-target-ca",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=plan.ca_secret,
+                namespace=namespace,
+                labels=self._labels,
+            ),
+            type="Opaque",
+            string_data={TARGET_CA_KEY: tls.ca_bundle_pem},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(namespace_dependency)),
+        )
+        self._record("Secret", namespace, plan.ca_secret)
+        self._declare(
+            f"{resource_prefix}-target-origination",
+            objects.target_origination_rule(
+                plan.target, registry_host=plan.registry_host, ca_credential_name=plan.ca_secret
+            ),
+            metadata_name=plan.origination,
             namespace=namespace,
             opts=opts,
         )

@@ -14,6 +14,12 @@ Ports follow from how Istio matches traffic:
 - 15000-15099 are Istio's own ports on every proxy and gateway, so neither kind of port
   may fall there (15443, the egress gateway's port, is set by meshlink, never by a
   service).
+
+A service's target is one of two kinds (:attr:`LinkedService.target`): a Kubernetes
+Service of the server mesh (``target_host`` and ``target_port``), or a host or IP address
+outside it that the server cluster's network reaches (``target_external``: a Cloud SQL
+private IP, a VM). An external target has no pods for the target policies to select, so
+``target_policies`` is off for it and may not be turned on.
 """
 
 from __future__ import annotations
@@ -22,12 +28,14 @@ import ipaddress
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import NotRequired, TypedDict
+from dataclasses import dataclass
+from typing import Any, NotRequired, TypedDict
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from meshlink.mesh.common import RESERVED_PORTS, RESERVED_PORTS_TEXT, Selector
-from meshlink.validation import Fqdn, KubernetesLabel, Port
+from meshlink.validation import Fqdn, KubernetesLabel, Port, check_fqdn
 
 _SERVICE_HOST_RE = re.compile(r"^[a-z0-9-]+\.([a-z0-9-]+)\.svc\.cluster\.local$")
 
@@ -43,6 +51,14 @@ https://cloud.google.com/compute/docs/metadata/querying-metadata"""
 def check_link_target(value: str) -> str:
     """A linked target is a workload. Publishing the API server or the metadata server
     over the link would hand the client cluster the server cluster's credentials."""
+    if _check_not_infrastructure(value):
+        return value
+    return _check_qualified(value)
+
+
+def _check_not_infrastructure(value: str) -> bool:
+    """Refuses the API server, the metadata server, loopback and link-local addresses;
+    True when ``value`` is an IP address."""
     if _API_SERVER_RE.match(value):
         raise ValueError(
             f"{value!r} is the cluster's API server; linking it would publish the server "
@@ -56,13 +72,14 @@ def check_link_target(value: str) -> str:
     try:
         address = ipaddress.ip_address(value)
     except ValueError:
-        return _check_qualified(value)
-    if address.is_link_local or address.is_loopback:
+        return False
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    if any(a.is_link_local or a.is_loopback for a in (address, mapped) if a is not None):
         raise ValueError(
             f"{value!r} is a link-local or loopback address (the metadata server lives at "
-            "169.254.169.254); name the target Service instead"
+            "169.254.169.254); name the target by its DNS name instead"
         )
-    return value
+    return True
 
 
 def _check_qualified(value: str) -> str:
@@ -88,8 +105,144 @@ def _check_qualified(value: str) -> str:
     )
 
 
+def check_external_address(value: str) -> str:
+    """An external target's address: a DNS name or an IP address the server cluster's
+    network routes to. Beyond what :func:`check_link_target` refuses, an IP address must
+    name one host that is not this host's own (unspecified, multicast and broadcast
+    addresses name none or many), and a name must not be a Kubernetes Service name: that
+    target belongs in ``target_host``, where its policies can protect it."""
+    if not _check_not_infrastructure(value):
+        check_fqdn(value)
+        if value.endswith(".svc.cluster.local"):
+            raise ValueError(
+                f"{value!r} is a Kubernetes Service of the server cluster; name it in "
+                "target_host (with target_port) instead, where its policies can protect it"
+            )
+        return value
+    address = ipaddress.ip_address(value)
+    if address.is_unspecified or address.is_multicast or value == "255.255.255.255":
+        raise ValueError(
+            f"{value!r} is not the address of one host (unspecified, multicast or broadcast)"
+        )
+    return value
+
+
+def _check_ca_bundle(value: Any) -> Any:
+    if isinstance(value, pulumi.Output):
+        return value
+    if not isinstance(value, str) or "-----BEGIN CERTIFICATE-----" not in value:
+        raise ValueError(
+            "expected the CA certificate(s) that verify the target (PEM, '-----BEGIN "
+            "CERTIFICATE-----') or a pulumi Output"
+        )
+    return value
+
+
+class ExternalTargetTlsArgs(TypedDict):
+    """The target speaks TLS: the ingress gateway originates it, verifying the target's
+    certificate against ``ca_bundle_pem`` and its names."""
+
+    ca_bundle_pem: pulumi.Input[str]
+    """The CA certificate(s) that verify the target's certificate (PEM)."""
+    sni: NotRequired[str]
+    """The server name sent to the target; defaults to ``address`` when it is a DNS
+    name, and is not sent to an IP address unless given."""
+    subject_alt_names: NotRequired[list[str]]
+    """The names the target's certificate must carry (one of them); defaults to
+    ``[address]`` when it is a DNS name; required for an IP address."""
+
+
+class ExternalTargetTls(BaseModel):
+    """Validates :class:`ExternalTargetTlsArgs`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    ca_bundle_pem: Any
+    sni: Fqdn | None = None
+    subject_alt_names: list[str] | None = Field(default=None, min_length=1)
+
+    @field_validator("ca_bundle_pem")
+    @classmethod
+    def _pem(cls, value: Any) -> Any:
+        return _check_ca_bundle(value)
+
+
+class ExternalTargetArgs(TypedDict):
+    """A target outside the server mesh, reached from the ingress gateway."""
+
+    address: str
+    """A DNS name (resolved by the ingress gateway) or an IP address."""
+    port: int
+    """The target's port (3306 for MySQL)."""
+    tls: NotRequired[ExternalTargetTlsArgs]
+    """Give it when the target speaks TLS; without it the ingress gateway sends the
+    connection on as it arrived from the link (plain TCP inside the server network)."""
+
+
+class ExternalTarget(BaseModel):
+    """Validates :class:`ExternalTargetArgs`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    address: str
+    port: Port
+    tls: ExternalTargetTls | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _reachable_host(cls, value: str) -> str:
+        return check_external_address(value)
+
+    @model_validator(mode="after")
+    def _names_to_verify(self) -> ExternalTarget:
+        if self.tls is not None and self.is_ip and self.tls.subject_alt_names is None:
+            raise ValueError(
+                f"tls.subject_alt_names: required for the IP address {self.address!r}: give "
+                "the names the target's certificate carries, so the ingress gateway checks "
+                "it is talking to the target and not to any holder of a certificate from "
+                "that CA"
+            )
+        return self
+
+    @property
+    def is_ip(self) -> bool:
+        try:
+            ipaddress.ip_address(self.address)
+        except ValueError:
+            return False
+        return True
+
+    @property
+    def sni(self) -> str | None:
+        if self.tls is None:
+            return None
+        if self.tls.sni is not None or self.is_ip:
+            return self.tls.sni
+        return self.address
+
+    @property
+    def subject_alt_names(self) -> list[str]:
+        if self.tls is None:
+            return []
+        return self.tls.subject_alt_names or [self.address]
+
+
+@dataclass(frozen=True)
+class ServiceTarget:
+    """A Kubernetes Service of the server mesh."""
+
+    host: str
+    port: int
+
+
+Target = ServiceTarget | ExternalTarget
+"""Where the ingress gateway sends a linked service's connections."""
+
+
 class LinkedServiceArgs(TypedDict):
-    """One TCP service in the server cluster, made reachable from the client cluster."""
+    """One TCP service in the server cluster, made reachable from the client cluster.
+    Give ``target_host`` and ``target_port`` for a Kubernetes Service of the server mesh,
+    or ``target_external`` for a host outside it."""
 
     name: str
     """Short name (a DNS label), used in the names of the objects for this service."""
@@ -100,11 +253,14 @@ class LinkedServiceArgs(TypedDict):
     """The port client workloads connect to (3306 for MySQL). Unique across services."""
     link_port: int
     """The port between the clusters, on the ingress gateway (e.g. 13306)."""
-    target_host: str
+    target_host: NotRequired[str]
     """The service in the server cluster, fully qualified
     (``mysql.db.svc.cluster.local``)."""
-    target_port: int
+    target_port: NotRequired[int]
     """Its port (3306 for MySQL)."""
+    target_external: NotRequired[ExternalTargetArgs]
+    """Instead of ``target_host`` and ``target_port``: a host or IP address outside the
+    server mesh, reachable from the server cluster's network."""
     target_labels: NotRequired[Mapping[str, str]]
     """The pod labels of the target workload. The server side selects the target's pods
     by them for an ``AuthorizationPolicy`` that admits only the ingress gateway's mesh
@@ -119,9 +275,10 @@ class LinkedServiceArgs(TypedDict):
     ``target_port``."""
     target_policies: NotRequired[bool]
     """Declare the target's ``AuthorizationPolicy`` and ``PeerAuthentication`` (default
-    True). Turn it off for a target meshlink does not own (its team writes the policies)
-    or one outside the server mesh; then nothing stops other workloads of the server
-    cluster from reaching the target."""
+    True for a Kubernetes Service). Turn it off for a target meshlink does not own (its
+    team writes the policies) or one outside the server mesh; then nothing stops other
+    workloads of the server cluster from reaching the target. Always off for
+    ``target_external``: there are no pods of the mesh to select."""
 
 
 class LinkedService(BaseModel):
@@ -131,8 +288,9 @@ class LinkedService(BaseModel):
     fqdn: Fqdn
     app_port: Port
     link_port: Port
-    target_host: Fqdn
-    target_port: Port
+    target_host: Fqdn | None = None
+    target_port: Port | None = None
+    target_external: ExternalTarget | None = None
     target_labels: Selector | None = None
     target_namespace: KubernetesLabel | None = None
     target_container_port: Port | None = None
@@ -143,8 +301,36 @@ class LinkedService(BaseModel):
     def _not_an_infrastructure_endpoint(cls, value: str) -> str:
         return check_link_target(value)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_policies_outside_the_mesh(cls, data: Any) -> Any:
+        """An external target has no pods for an AuthorizationPolicy or
+        PeerAuthentication to select: the policies default off, and turning them on is
+        an error rather than a silent no-op."""
+        if not isinstance(data, dict) or data.get("target_external") is None:
+            return data
+        if data.get("target_policies") is True:
+            raise ValueError(
+                "target_policies: an external target has no pods in the server mesh for an "
+                "AuthorizationPolicy or PeerAuthentication to select; remove it (it is off "
+                "for target_external), and restrict who reaches the target in its own "
+                "network (firewall rules, authorized networks)"
+            )
+        return {**data, "target_policies": False}
+
     @model_validator(mode="after")
     def _own_ports(self) -> LinkedService:
+        in_mesh = [key for key in ("target_host", "target_port") if getattr(self, key) is not None]
+        if self.target_external is not None and in_mesh:
+            raise ValueError(
+                f"give either target_external or {' and '.join(in_mesh)}, not both: a "
+                "service has one target"
+            )
+        if self.target_external is None and len(in_mesh) < 2:
+            raise ValueError(
+                "give target_host and target_port (a Kubernetes Service of the server mesh) "
+                "or target_external (a host outside it)"
+            )
         if self.app_port == self.link_port:
             raise ValueError(
                 f"app_port and link_port are both {self.app_port}; the ServiceEntry needs two "
@@ -164,17 +350,25 @@ class LinkedService(BaseModel):
         return self
 
     @property
+    def target(self) -> Target:
+        """The one target, typed by its kind."""
+        if self.target_external is not None:
+            return self.target_external
+        assert self.target_host is not None and self.target_port is not None
+        return ServiceTarget(host=self.target_host, port=self.target_port)
+
+    @property
     def target_workload_namespace(self) -> str | None:
         """Where the target's pods run: ``target_namespace``, else the namespace part of a
         ``<service>.<namespace>.svc.cluster.local`` host; None when neither says."""
         if self.target_namespace is not None:
             return self.target_namespace
-        match = _SERVICE_HOST_RE.match(self.target_host)
+        match = _SERVICE_HOST_RE.match(self.target_host or "")
         return match.group(1) if match else None
 
     @property
     def target_workload_port(self) -> int:
-        return self.target_container_port or self.target_port
+        return self.target_container_port or self.target.port
 
 
 def check_target_policies(

@@ -74,7 +74,7 @@ def _linked_services_section(links: list[LinkView]) -> list[str]:
         *(
             f"| `{link.fqdn}` | `{link.client_cluster}` :{link.app_port} | "
             f"`{link.server_cluster}` :{link.link_port} | {link.min_tls} | "
-            f"{', '.join(f'`{c}`' for c in link.allowed_clients) or '—'} | `{link.target}` |"
+            f"{', '.join(f'`{c}`' for c in link.allowed_clients) or '—'} | {link.target_cell} |"
             for link in links
         ),
     ]

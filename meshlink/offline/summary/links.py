@@ -22,6 +22,17 @@ class LinkView:
     target: str
     client_cluster: str
     app_port: str
+    target_external: bool = False
+    """The target is outside the server mesh (an external host or IP address)."""
+    target_tls: bool = False
+    """The ingress gateway originates TLS to the (external) target."""
+
+    @property
+    def target_cell(self) -> str:
+        """The target as the summary's table shows it, with its kind when external."""
+        if not self.target_external:
+            return f"`{self.target}`"
+        return f"`{self.target}` (external, {'TLS' if self.target_tls else 'plain TCP'})"
 
 
 def _tls_of(server: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -42,7 +53,7 @@ def read_links(objects: Iterable[RenderedObject]) -> list[LinkView]:
             cluster, merged = entries.get(host, (o.cluster, {"ports": []}))
             merged["ports"] = [*merged["ports"], *spec.get("ports", [])]
             entries[host] = (cluster, merged)
-    routes: dict[str, str] = {}
+    routes: dict[str, tuple[str, object]] = {}
     for o in objects:
         if o.manifest.get("kind") != "VirtualService":
             continue
@@ -52,7 +63,8 @@ def read_links(objects: Iterable[RenderedObject]) -> list[LinkView]:
                 target = destination.get("destination", {})
                 port = target.get("port", {}).get("number", "?")
                 for host in spec.get("hosts", []):
-                    routes.setdefault(f"{o.cluster}/{host}", f"{target.get('host')}:{port}")
+                    routes.setdefault(f"{o.cluster}/{host}", (str(target.get("host")), port))
+    external = _external_targets(objects)
     links = []
     for o in objects:
         if o.manifest.get("kind") != "Gateway":
@@ -62,6 +74,8 @@ def read_links(objects: Iterable[RenderedObject]) -> list[LinkView]:
             if tls.get("mode") != "MUTUAL":
                 continue
             for fqdn in server.get("hosts", []):
+                route_host, route_port = routes.get(f"{o.cluster}/{fqdn}", ("?", "?"))
+                outside = external.get(f"{o.cluster}/{route_host}")
                 client_cluster, entry = entries.get(fqdn, ("?", {}))
                 app_ports = [
                     str(p["number"]) for p in entry.get("ports", []) if p.get("protocol") == "TCP"
@@ -73,12 +87,47 @@ def read_links(objects: Iterable[RenderedObject]) -> list[LinkView]:
                         link_port=server["port"]["number"],
                         min_tls=tls.get("minProtocolVersion", "TLS_AUTO"),
                         allowed_clients=tuple(tls.get("subjectAltNames", [])),
-                        target=routes.get(f"{o.cluster}/{fqdn}", "?"),
+                        target=(
+                            f"{outside[0] if outside else route_host}:{route_port}"
+                            if route_host != "?"
+                            else "?"
+                        ),
                         client_cluster=client_cluster,
                         app_port=", ".join(app_ports) or "?",
+                        target_external=outside is not None,
+                        target_tls=outside is not None and outside[1],
                     )
                 )
     return sorted(links, key=lambda link: link.fqdn)
+
+
+def _external_targets(objects: list[RenderedObject]) -> dict[str, tuple[str, bool]]:
+    """``cluster/host`` -> (address, whether TLS is originated to it) for each target
+    outside the mesh: a host that a ServiceEntry puts into an ingress gateway's registry
+    with a real address as its one endpoint. meshlink's own link-port ServiceEntries name
+    the FQDN as their endpoint, so they are not mistaken for one."""
+    originated = {
+        f"{o.cluster}/{o.manifest.get('spec', {}).get('host')}"
+        for o in objects
+        if o.manifest.get("kind") == "DestinationRule"
+        and any(
+            setting.get("tls", {}).get("mode") == "SIMPLE"
+            for setting in o.manifest.get("spec", {})
+            .get("trafficPolicy", {})
+            .get("portLevelSettings", [])
+        )
+    }
+    found: dict[str, tuple[str, bool]] = {}
+    for o in objects:
+        spec = o.manifest.get("spec", {})
+        if o.manifest.get("kind") != "ServiceEntry" or spec.get("location") != "MESH_EXTERNAL":
+            continue
+        addresses = [e.get("address") for e in spec.get("endpoints", [])]
+        for host in spec.get("hosts", []):
+            if len(addresses) == 1 and addresses[0] != host:
+                key = f"{o.cluster}/{host}"
+                found[key] = (str(addresses[0]), key in originated)
+    return found
 
 
 def traffic_diagram(links: list[LinkView]) -> list[str]:
@@ -106,15 +155,32 @@ def traffic_diagram(links: list[LinkView]) -> list[str]:
             f'  subgraph {s}["cluster {server}"]',
             f'    {s}igw["ingress gateway {ports}"]',
         ]
-        lines += [f'    {s}t{n}["{link.target}"]' for n, link in enumerate(pair_links)]
+        lines += [
+            f'    {s}t{n}["{link.target}"]'
+            for n, link in enumerate(pair_links)
+            if not link.target_external
+        ]
         lines.append("  end")
+        lines += [
+            f'  {s}t{n}["external {link.target}"]'
+            for n, link in enumerate(pair_links)
+            if link.target_external
+        ]
         for n, link in enumerate(pair_links):
             lines += [
                 f'  {c}app -->|"plain TCP {link.fqdn}:{link.app_port}"| {c}sc',
                 f'  {c}sc ==>|"mesh mTLS (client mesh CA), SNI {link.fqdn}"| {c}egw',
                 f'  {c}egw ==>|"link mTLS (link CA), SNI {link.fqdn}, :{link.link_port}, '
                 f'min {link.min_tls}"| {s}igw',
-                f'  {s}igw ==>|"mesh mTLS (server mesh CA)"| {s}t{n}',
+                _last_hop(f"{s}igw", f"{s}t{n}", link),
             ]
         lines.append("```")
     return lines
+
+
+def _last_hop(gateway: str, target: str, link: LinkView) -> str:
+    if not link.target_external:
+        return f'  {gateway} ==>|"mesh mTLS (server mesh CA)"| {target}'
+    if link.target_tls:
+        return f'  {gateway} ==>|"TLS (target\'s CA)"| {target}'
+    return f'  {gateway} -->|"plain TCP"| {target}'
