@@ -8,6 +8,7 @@ module reads them from the source once, so the text is written in one place.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import re
 import sys
@@ -22,7 +23,11 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ClassT = TypeVar("ClassT", bound=type)
 
 
+@functools.cache
 def _class_node(cls: type) -> ast.ClassDef | None:
+    # Once per class, mostly at import (``documents``): CPython 3.11's ast.parse can fail
+    # with "AST constructor recursion depth mismatch" while another thread parses too
+    # (python/cpython#106905).
     try:
         source = textwrap.dedent(inspect.getsource(cls))
     except (OSError, TypeError):

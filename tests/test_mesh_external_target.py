@@ -13,7 +13,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from meshlink.mesh.services import ExternalTarget, LinkedService
+from meshlink.mesh.services import LinkedService
+from meshlink.mesh.targets import ExternalTarget
 from meshlink.offline.engine import OfflineRun
 from meshlink.offline.rendered import RenderedObject
 from meshlink.offline.summary.links import read_links, traffic_diagram

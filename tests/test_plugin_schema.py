@@ -7,25 +7,29 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from meshlink.plugin import COMPONENTS, MeshlinkProvider
 
 
-def _schema() -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
     provider = MeshlinkProvider()
     assert provider.schema is not None
-    return json.loads(provider.schema)
+    loaded: dict[str, Any] = json.loads(provider.schema)
+    return loaded
 
 
-def test_every_served_component_is_in_the_schema() -> None:
-    resources = _schema()["resources"]
+def test_every_served_component_is_in_the_schema(schema: dict[str, Any]) -> None:
+    resources = schema["resources"]
     assert {f"meshlink:index:{c.__name__}" for c in COMPONENTS} == set(resources)
     for token, resource in resources.items():
         assert resource["isComponent"], token
         assert resource.get("inputProperties"), token
 
 
-def test_python_objects_are_left_out_and_named() -> None:
-    resources = _schema()["resources"]
+def test_python_objects_are_left_out_and_named(schema: dict[str, Any]) -> None:
+    resources = schema["resources"]
     mesh_link = resources["meshlink:index:MeshLink"]
     # A list of resources to wait for is a Python object: declared in the description,
     # absent from the client's and server's types.
@@ -34,6 +38,6 @@ def test_python_objects_are_left_out_and_named() -> None:
     client = resources["meshlink:index:LinkClient"]
     assert "issuer" not in client["inputProperties"]
     assert "`issuer`" in client["description"]
-    types = _schema()["types"]
+    types = schema["types"]
     for name, definition in types.items():
         assert "dependsOn" not in definition.get("properties", {}), name

@@ -22,7 +22,8 @@ from meshlink.mesh.gateway_settings import (
 )
 from meshlink.mesh.naming import LinkNames
 from meshlink.mesh.server_settings import LinkServerSettings
-from meshlink.mesh.services import ExternalTarget, LinkedService
+from meshlink.mesh.services import LinkedService
+from meshlink.mesh.targets import ExternalTarget
 from meshlink.pki import LeafCertificateArgs
 
 

@@ -31,6 +31,7 @@ import pulumi_kubernetes as k8s
 
 from meshlink.argdocs import documents
 from meshlink.mesh import istio_objects as objects
+from meshlink.mesh import target_objects
 from meshlink.mesh.gateway_settings import StandaloneIngressGatewaySettings
 from meshlink.mesh.gateways import ExistingIngressGateway, IngressGateway
 from meshlink.mesh.half import IssuedCredential, LinkHalf, peer_trust_bundle
@@ -209,7 +210,9 @@ class LinkServer(LinkHalf):
         """The target in the ingress gateway's registry, and the TLS it speaks."""
         self._declare(
             f"{resource_prefix}-target-entry",
-            objects.external_target_service_entry(plan.target, registry_host=plan.registry_host),
+            target_objects.external_target_service_entry(
+                plan.target, registry_host=plan.registry_host
+            ),
             metadata_name=plan.service_entry,
             namespace=namespace,
             opts=opts,
@@ -231,7 +234,7 @@ class LinkServer(LinkHalf):
         self._record("Secret", namespace, plan.ca_secret)
         self._declare(
             f"{resource_prefix}-target-origination",
-            objects.target_origination_rule(
+            target_objects.target_origination_rule(
                 plan.target, registry_host=plan.registry_host, ca_credential_name=plan.ca_secret
             ),
             metadata_name=plan.origination,
@@ -249,7 +252,9 @@ class LinkServer(LinkHalf):
             s.target_policies for s in plan.services
         )
         principals = [
-            objects.mesh_principal(domain, plan.ingress_namespace, ingress.service_account or "")
+            target_objects.mesh_principal(
+                domain, plan.ingress_namespace, ingress.service_account or ""
+            )
             for domain in trust_domains
         ]
         opts = pulumi.ResourceOptions(parent=self, depends_on=[self.gate])
@@ -259,14 +264,14 @@ class LinkServer(LinkHalf):
                 continue
             self._declare(
                 f"{name}-{service.service.name}-target-authorization",
-                objects.target_authorization(service.service, principals=principals),
+                target_objects.target_authorization(service.service, principals=principals),
                 metadata_name=policies.authorization,
                 namespace=policies.namespace,
                 opts=opts,
             )
             self._declare(
                 f"{name}-{service.service.name}-target-mtls",
-                objects.target_peer_authentication(service.service),
+                target_objects.target_peer_authentication(service.service),
                 metadata_name=policies.peer_authentication,
                 namespace=policies.namespace,
                 opts=opts,
