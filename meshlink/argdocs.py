@@ -8,7 +8,6 @@ module reads them from the source once, so the text is written in one place.
 from __future__ import annotations
 
 import ast
-import functools
 import inspect
 import re
 import sys
@@ -17,23 +16,11 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from meshlink.outputs import output_docs
+from meshlink.source import class_node
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 ClassT = TypeVar("ClassT", bound=type)
-
-
-@functools.cache
-def _class_node(cls: type) -> ast.ClassDef | None:
-    # Once per class, mostly at import (``documents``): CPython 3.11's ast.parse can fail
-    # with "AST constructor recursion depth mismatch" while another thread parses too
-    # (python/cpython#106905).
-    try:
-        source = textwrap.dedent(inspect.getsource(cls))
-    except (OSError, TypeError):
-        return None
-    node = ast.parse(source).body[0]
-    return node if isinstance(node, ast.ClassDef) else None
 
 
 def _is_args(value: Any) -> bool:
@@ -42,7 +29,7 @@ def _is_args(value: Any) -> bool:
 
 def _fields(cls: type) -> Iterator[tuple[str, str, str]]:
     """``(name, annotation, docstring)`` of each field, bases' fields first."""
-    node = _class_node(cls)
+    node = class_node(cls)
     if node is None:
         return
     namespace = vars(sys.modules[cls.__module__])

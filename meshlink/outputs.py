@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import ast
 import inspect
-import textwrap
 from typing import Annotated, Any, TypeVar
+
+from meshlink.source import class_node
 
 T = TypeVar("T")
 
@@ -64,9 +65,7 @@ _DOCS: dict[type, dict[str, str]] = {}
 
 def output_docs(cls: type) -> dict[str, str]:
     """Each declared output of ``cls`` with its docstring ("" when it has none), read from
-    the source (for ``help()`` and the tests). Read once per class, when ``documents``
-    decorates it at import: CPython 3.11's ``ast.parse`` can fail with "AST constructor
-    recursion depth mismatch" when called deep in a stack (python/cpython#106905)."""
+    the source (for ``help()`` and the tests), once per class."""
     if cls not in _DOCS:
         _DOCS[cls] = _read_output_docs(cls)
     return dict(_DOCS[cls])
@@ -75,12 +74,8 @@ def output_docs(cls: type) -> dict[str, str]:
 def _read_output_docs(cls: type) -> dict[str, str]:
     docs = {name: "" for name in declared_outputs(cls)}
     for klass in _own_classes(cls):
-        try:
-            source = textwrap.dedent(inspect.getsource(klass))
-        except (OSError, TypeError):
-            continue
-        node = ast.parse(source).body[0]
-        body = node.body if isinstance(node, ast.ClassDef) else []
+        node = class_node(klass)
+        body = node.body if node is not None else []
         for statement, following in zip(body, [*body[1:], None], strict=True):
             if (
                 isinstance(statement, ast.AnnAssign)

@@ -25,7 +25,6 @@ import functools
 import inspect
 import json
 import sys
-import textwrap
 import types
 import typing
 from typing import Annotated, Any, ForwardRef, Literal, Union
@@ -61,6 +60,7 @@ from meshlink.pki import (
     ExistingCertificateAuthority,
     ExternallySignedCertificateAuthority,
 )
+from meshlink.source import class_node
 
 PACKAGE = "meshlink"
 
@@ -156,11 +156,8 @@ def _cross_language(annotation: Any) -> Any:
 def _own_docstring(cls: type) -> str | None:
     """The class docstring as written: ``argdocs.documents`` extends ``__doc__`` with the
     arguments, which the schema lists property by property."""
-    try:
-        node = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0]
-    except (OSError, TypeError):
-        return cls.__doc__
-    return ast.get_docstring(node) if isinstance(node, ast.ClassDef) else cls.__doc__
+    node = class_node(cls)
+    return ast.get_docstring(node) if node is not None else cls.__doc__
 
 
 def _args_type(component: type[pulumi.ComponentResource]) -> type:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from meshlink.source import parse
+
 ROOT = Path(__file__).resolve().parents[1]
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
@@ -46,7 +48,7 @@ def imports_in(source: str, module: str, *, is_package: bool) -> set[str]:
     ``from a import b`` counts ``a.b`` too, since ``b`` may be a module."""
     package = module if is_package else module.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(parse(source)):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -94,7 +96,7 @@ def function_lengths(source: str) -> dict[str, int]:
             else:
                 visit(child, prefix)
 
-    visit(ast.parse(source), "")
+    visit(parse(source), "")
     return lengths
 
 
