@@ -125,14 +125,16 @@ def test_required_inputs_are_the_required_arguments(schema: dict[str, Any]) -> N
         "services",
     ]
     assert resources["meshlink:index:CertificateAuthority"]["requiredInputs"] == ["subject"]
+    # The target is target_host/target_port or target_external: neither is required alone.
     assert sorted(types["meshlink:index:LinkedServiceArgs"]["required"]) == [
         "appPort",
         "fqdn",
         "linkPort",
         "name",
-        "targetHost",
-        "targetPort",
     ]
+    assert {"targetHost", "targetPort", "targetExternal"} <= set(
+        types["meshlink:index:LinkedServiceArgs"]["properties"]
+    )
     assert sorted(types["meshlink:index:MeshLinkClientArgs"]["required"]) == [
         "namespaces",
         "provider",
