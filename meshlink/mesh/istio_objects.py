@@ -182,8 +182,11 @@ def egress_subsets_rule(
 ) -> DestinationRule:
     """One DestinationRule for the egress gateway host with a subset per service: the
     sidecar wraps the app connection in mesh mTLS with SNI = FQDN, which is how the
-    egress gateway knows which service it carries. One rule rather than one per service,
-    because Istio does not reliably merge several rules for the same host."""
+    egress gateway knows which service it carries. One rule per link rather than one per
+    service, because Istio does not reliably merge several rules for the same host. Links
+    that share an egress gateway (``shared_egress_gateway``) still declare one rule each
+    for its host: they rely on that merge, and the gateway refuses a second link whose
+    service name, and so whose subset name, another link already uses."""
     return DestinationRule(
         host=egress_service_host,
         export_to=tuple(export_to),
