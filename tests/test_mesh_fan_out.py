@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kubernetes_validate
 import pulumi
@@ -40,7 +40,8 @@ def fan_out_program(
             ("billing-db", second_service, second_client),
         ):
             args = mesh.link_args(client, server, services=[service])
-            args["client"] = {**args["client"], "shared_egress_gateway": gateway, **extra}
+            client_args = cast(dict[str, Any], args["client"])
+            client_args.update(shared_egress_gateway=gateway, **extra)
             MeshLink(name, args)
 
     return program

@@ -1,12 +1,12 @@
 """The client side of a link: everything that goes into the client cluster.
 
 Per cluster: the readiness gate, the egress gateway (unless a shared one is given), the
-link client certificate and its Secret, the DestinationRule for the egress gateway host (one subset per service),
-the ``AuthorizationPolicy`` that admits only the client namespaces to the egress
-gateway, and, when enabled, the NetworkPolicy in each client namespace. Per service: two
-ServiceEntries (the app port for the client namespaces, the link port for the egress
-gateway's namespace), an egress ``Gateway``, a VirtualService and the origination
-DestinationRule.
+link client certificate and its Secret, the DestinationRule for the egress gateway host
+(one subset per service), the ``AuthorizationPolicy`` that admits only the client
+namespaces to the egress gateway, and, when enabled, the NetworkPolicy in each client
+namespace. Per service: two ServiceEntries (the app port for the client namespaces, the
+link port for the egress gateway's namespace), an egress ``Gateway``, a VirtualService
+and the origination DestinationRule.
 
 One client certificate serves every service: it names the client cluster, which is
 what the server admits, and it is the same cluster whatever the service.
