@@ -41,7 +41,7 @@ def fan_out_program(
         ):
             args = mesh.link_args(client, server, services=[service])
             client_args = cast(dict[str, Any], args["client"])
-            client_args.update(shared_egress_gateway=gateway, **extra)
+            client_args.update({"shared_egress_gateway": gateway, **extra})
             MeshLink(name, args)
 
     return program
