@@ -25,7 +25,8 @@ def fan_out_program(
     second_service: dict[str, Any] = POSTGRES, **second_client: Any
 ) -> Callable[[], None]:
     """Two links from the same client cluster through one shared egress gateway:
-    ``orders-db`` (MySQL) and ``billing-db`` (``second_service``)."""
+    ``orders-db`` (MySQL, the usual client namespaces) and ``billing-db``
+    (``second_service``, client namespace ``payments``)."""
 
     def program() -> None:
         client = k8s.Provider("client-cluster", kubeconfig="{}")
@@ -37,7 +38,7 @@ def fan_out_program(
         )
         for name, service, extra in (
             ("orders-db", MYSQL, {}),
-            ("billing-db", second_service, second_client),
+            ("billing-db", second_service, {"namespaces": ["payments"], **second_client}),
         ):
             args = mesh.link_args(client, server, services=[service])
             client_args = cast(dict[str, Any], args["client"])
@@ -139,6 +140,18 @@ def test_a_second_link_reusing_what_the_first_holds_is_refused(
     assert "MeshLink 'billing-db'" in message
     assert expected in message
     assert "already used by link 'orders-db' on the shared egress gateway 'egress'" in message
+
+
+def test_a_second_link_sharing_a_client_namespace_is_refused() -> None:
+    """Each link exports its rule for the gateway host to its client namespaces; a
+    namespace of both links would see two rules for one host."""
+    shared = mesh.CLIENT_NAMESPACES[0]
+    with pytest.raises(MeshlinkValidationError) as error:
+        mesh.run_link(fan_out_program(namespaces=["payments", shared]))
+    message = str(error.value)
+    assert "MeshLink 'billing-db'" in message
+    assert f"client.namespaces[1]: client namespace {shared} is already used by link " in message
+    assert "'orders-db' on the shared egress gateway 'egress'" in message
 
 
 def test_a_link_cannot_have_a_gateway_of_its_own_and_a_shared_one() -> None:

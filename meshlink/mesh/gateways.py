@@ -185,14 +185,24 @@ class EgressGateway(GatewayComponent):
         self._gateway_name = name
         self._claims: dict[tuple[str, object], str] = {}
         """(what, value) -> the link that holds it: ``port`` (app and link ports alike,
-        since a port means one protocol to a proxy), ``fqdn`` and ``service name`` (the
-        subset of the egress gateway host)."""
+        since a port means one protocol to a proxy), ``fqdn``, ``service name`` (the
+        subset of the egress gateway host) and ``client namespace`` (each link exports its
+        rule for the gateway host to its own client namespaces, so that no namespace sees
+        two rules for one host)."""
         register_declared_outputs(self)
 
     @staticmethod
-    def _wanted(services: Sequence[LinkedService]) -> list[tuple[str, str, object]]:
-        """(setting, what, value) of everything ``services`` need to themselves."""
-        wanted: list[tuple[str, str, object]] = []
+    def _wanted(
+        services: Sequence[LinkedService],
+        namespaces: Sequence[str],
+        namespaces_setting: str = "namespaces",
+    ) -> list[tuple[str, str, object]]:
+        """(setting, what, value) of everything a link's ``services`` and client
+        ``namespaces`` need to themselves."""
+        wanted: list[tuple[str, str, object]] = [
+            (f"{namespaces_setting}[{index}]", "client namespace", namespace)
+            for index, namespace in enumerate(namespaces)
+        ]
         for index, service in enumerate(services):
             setting = f"services[{index}]"
             wanted += [
@@ -203,10 +213,18 @@ class EgressGateway(GatewayComponent):
             ]
         return wanted
 
-    def link_conflicts(self, link: str, services: Sequence[LinkedService]) -> list[str]:
-        """What ``services`` of ``link`` would take from another link on this gateway."""
+    def link_conflicts(
+        self,
+        link: str,
+        services: Sequence[LinkedService],
+        namespaces: Sequence[str],
+        *,
+        namespaces_setting: str = "namespaces",
+    ) -> list[str]:
+        """What ``services`` and client ``namespaces`` of ``link`` would take from another
+        link on this gateway."""
         problems = []
-        for setting, what, value in self._wanted(services):
+        for setting, what, value in self._wanted(services, namespaces, namespaces_setting):
             holder = self._claims.get((what, value))
             if holder is not None and holder != link:
                 problems.append(
@@ -216,10 +234,12 @@ class EgressGateway(GatewayComponent):
                 )
         return problems
 
-    def claim(self, link: str, services: Sequence[LinkedService]) -> None:
-        """Records that ``link`` uses ``services`` on this gateway; check
-        :meth:`link_conflicts` first."""
-        for _, what, value in self._wanted(services):
+    def claim(
+        self, link: str, services: Sequence[LinkedService], namespaces: Sequence[str]
+    ) -> None:
+        """Records that ``link`` uses ``services`` and client ``namespaces`` on this
+        gateway; check :meth:`link_conflicts` first."""
+        for _, what, value in self._wanted(services, namespaces):
             self._claims.setdefault((what, value), link)
 
 
