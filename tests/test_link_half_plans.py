@@ -73,6 +73,7 @@ def server_plan(service_count: int = 1, **overrides: Any) -> LinkServerPlan:
 def test_the_egress_gateway_defaults_to_the_prefix_for_namespace_and_name() -> None:
     plan = client_plan()
     assert plan.egress_namespace == "orders-link-egress"
+    assert plan.egress_gateway is not None
     assert (plan.egress_gateway.namespace, plan.egress_gateway.name) == (
         "orders-link-egress",
         "orders-link-egress",
@@ -82,6 +83,7 @@ def test_the_egress_gateway_defaults_to_the_prefix_for_namespace_and_name() -> N
 def test_a_given_egress_namespace_is_where_every_istio_object_goes() -> None:
     plan = client_plan(egress_gateway={"namespace": "edge", "name": "out"})
     assert plan.egress_namespace == "edge"
+    assert plan.egress_gateway is not None
     assert plan.egress_gateway.name == "out"
 
 

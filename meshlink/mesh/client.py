@@ -1,12 +1,12 @@
 """The client side of a link: everything that goes into the client cluster.
 
-Per cluster: the readiness gate, the egress gateway, the link client certificate and
-its Secret, the DestinationRule for the egress gateway host (one subset per service),
-the ``AuthorizationPolicy`` that admits only the client namespaces to the egress
-gateway, and, when enabled, the NetworkPolicy in each client namespace. Per service: two
-ServiceEntries (the app port for the client namespaces, the link port for the egress
-gateway's namespace), an egress ``Gateway``, a VirtualService and the origination
-DestinationRule.
+Per cluster: the readiness gate, the egress gateway (unless a shared one is given), the
+link client certificate and its Secret, the DestinationRule for the egress gateway host
+(one subset per service), the ``AuthorizationPolicy`` that admits only the client
+namespaces to the egress gateway, and, when enabled, the NetworkPolicy in each client
+namespace. Per service: two ServiceEntries (the app port for the client namespaces, the
+link port for the egress gateway's namespace), an egress ``Gateway``, a VirtualService
+and the origination DestinationRule.
 
 One client certificate serves every service: it names the client cluster, which is
 what the server admits, and it is the same cluster whatever the service.
@@ -70,12 +70,14 @@ class LinkClient(LinkHalf):
     ) -> None:
         where = f"LinkClient {name!r}"
         settings = validate_args(LinkClientSettings, args, where=where, show_input=False)
-        plan = plan_link_client(
-            settings, LinkNames(settings.object_prefix or default_prefix(name, where))
-        )
+        prefix = settings.object_prefix or default_prefix(name, where)
+        plan = plan_link_client(settings, LinkNames(prefix))
         problems = egress_namespace_problems(
             plan.egress_namespace, settings.namespaces, setting="namespaces"
         )
+        shared: EgressGateway | None = settings.shared_egress_gateway
+        if shared is not None:
+            problems += shared.link_conflicts(prefix, settings.services, settings.namespaces)
         if problems:
             raise MeshlinkValidationError(where, problems)
         super().__init__(
@@ -87,9 +89,14 @@ class LinkClient(LinkHalf):
             opts=opts,
         )
         self.services = settings.services
-        self.egress = EgressGateway(
-            f"{name}-egress", plan.egress_gateway, opts=pulumi.ResourceOptions(parent=self)
-        )
+        if shared is not None:
+            shared.claim(prefix, settings.services, settings.namespaces)
+            self.egress = shared
+        else:
+            assert plan.egress_gateway is not None
+            self.egress = EgressGateway(
+                f"{name}-egress", plan.egress_gateway, opts=pulumi.ResourceOptions(parent=self)
+            )
         namespace_resource = self.egress.workload.namespace_resource
         in_egress_namespace = [namespace_resource] if namespace_resource is not None else []
         self._declare_credential(name, settings, plan, in_egress_namespace)

@@ -10,6 +10,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from meshlink.mesh.gateway_settings import EgressGatewayArgs, EgressGatewaySettings
+from meshlink.mesh.gateways import EgressGateway
 from meshlink.mesh.half import (
     LinkCredential,
     LinkCredentialArgs,
@@ -35,6 +36,11 @@ class ClientClusterArgs(TypedDict, total=False):
     are exported to them and the NetworkPolicy, when enabled, goes into each."""
     egress_gateway: EgressGatewayArgs
     """Egress gateway settings; namespace and name default to ``<prefix>-egress``."""
+    shared_egress_gateway: EgressGateway
+    """Instead of ``egress_gateway``: an ``EgressGateway`` declared once in the program and
+    shared by several links on this cluster. The link then declares only its own routes,
+    rules and credential on it, and is refused if another link on it already uses one of
+    its ports, FQDNs or service names."""
     network_policy: ClientNetworkPolicyArgs
     """The egress lock-down of the client namespaces: off unless ``enabled: true``, since
     it blocks every other outbound connection of the pods it selects."""
@@ -50,10 +56,31 @@ class ClientClusterSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     namespaces: list[WorkloadNamespace] = Field(min_length=1)
-    egress_gateway: EgressGatewaySettings = Field(default_factory=EgressGatewaySettings)
+    egress_gateway: EgressGatewaySettings | None = None
+    """None with ``shared_egress_gateway``, and when the defaults are wanted."""
+    shared_egress_gateway: Any = None
     network_policy: ClientNetworkPolicy = Field(default_factory=ClientNetworkPolicy)
     readiness: IstioReadinessSettings = Field(default_factory=IstioReadinessSettings)
     cluster_name: str = Field(default="client", min_length=1)
+
+    @field_validator("shared_egress_gateway")
+    @classmethod
+    def _shared_gateway(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, EgressGateway):
+            raise ValueError(
+                f"expected an EgressGateway component, got {type(value).__name__}; declare "
+                "EgressGateway(name, {...}) once and pass it to each link"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_egress_gateway(self) -> ClientClusterSettings:
+        if self.shared_egress_gateway is not None and self.egress_gateway is not None:
+            raise ValueError(
+                "give egress_gateway (a gateway of this link's own) or shared_egress_gateway "
+                "(one declared once for several links), not both"
+            )
+        return self
 
     @field_validator("namespaces")
     @classmethod

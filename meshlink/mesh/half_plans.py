@@ -61,8 +61,9 @@ class ClientServicePlan:
 class LinkClientPlan:
     """The client half's objects. Every Istio object goes into ``egress_namespace``."""
 
-    egress_gateway: EgressGatewaySettings
-    """The gateway's settings with its namespace and name resolved."""
+    egress_gateway: EgressGatewaySettings | None
+    """The settings of the link's own gateway with its namespace and name resolved; None
+    when the link uses a shared gateway, which is declared elsewhere."""
     egress_namespace: str
     credential_name: str
     leaf: LeafCertificateArgs | None
@@ -95,13 +96,18 @@ def _client_leaf(settings: LinkClientSettings) -> LeafCertificateArgs | None:
 
 def plan_link_client(settings: LinkClientSettings, names: LinkNames) -> LinkClientPlan:
     """The client half of ``settings`` whose objects are named by ``names``."""
-    gateway = settings.egress_gateway.model_copy(
-        update={
-            "namespace": settings.egress_gateway.namespace or names.egress_gateway_default(),
-            "name": settings.egress_gateway.name or names.egress_gateway_default(),
-        }
-    )
-    namespace = gateway.namespace
+    gateway: EgressGatewaySettings | None = None
+    if settings.shared_egress_gateway is not None:
+        namespace = settings.shared_egress_gateway.namespace
+    else:
+        own = settings.egress_gateway or EgressGatewaySettings()
+        gateway = own.model_copy(
+            update={
+                "namespace": own.namespace or names.egress_gateway_default(),
+                "name": own.name or names.egress_gateway_default(),
+            }
+        )
+        namespace = gateway.namespace
     assert namespace is not None
     identity = settings.client_identity
     return LinkClientPlan(

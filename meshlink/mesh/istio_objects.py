@@ -182,8 +182,15 @@ def egress_subsets_rule(
 ) -> DestinationRule:
     """One DestinationRule for the egress gateway host with a subset per service: the
     sidecar wraps the app connection in mesh mTLS with SNI = FQDN, which is how the
-    egress gateway knows which service it carries. One rule rather than one per service,
-    because Istio does not reliably merge several rules for the same host."""
+    egress gateway knows which service it carries. One rule per link rather than one per
+    service, because Istio does not reliably merge several rules for the same host. Links
+    that share an egress gateway (``shared_egress_gateway``) declare one rule each for its
+    host, exported to their own client namespaces, and the gateway refuses two links with
+    a client namespace (or a service name, the subset name) in common. So no client
+    namespace sees two rules for the host, and nothing depends on how Istio combines them:
+    it merges the subsets of rules for one host only where their ``exportTo`` match and
+    keeps the others apart (istio/istio ``pilot/pkg/model/destination_rule.go``,
+    ``mergeDestinationRule``)."""
     return DestinationRule(
         host=egress_service_host,
         export_to=tuple(export_to),

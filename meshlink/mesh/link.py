@@ -262,9 +262,18 @@ def _cross_part_problems(model: MeshLinkSettings, prefix: str) -> list[str]:
     problems += _check_client_identity(
         model.client_identity.san, services, model.server.trust_domains
     )
-    egress_namespace = model.client.egress_gateway.namespace or (
-        LinkNames(prefix).egress_gateway_default() if prefix else None
-    )
+    shared = model.client.shared_egress_gateway
+    own = model.client.egress_gateway
+    if shared is not None:
+        egress_namespace: str | None = shared.namespace
+    else:
+        egress_namespace = (own.namespace if own is not None else None) or (
+            LinkNames(prefix).egress_gateway_default() if prefix else None
+        )
+    if shared is not None and prefix:
+        problems += shared.link_conflicts(
+            prefix, services, model.client.namespaces, namespaces_setting="client.namespaces"
+        )
     return problems + egress_namespace_problems(
         egress_namespace, model.client.namespaces, setting="client.namespaces"
     )
