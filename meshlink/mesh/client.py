@@ -77,7 +77,7 @@ class LinkClient(LinkHalf):
         )
         shared: EgressGateway | None = settings.shared_egress_gateway
         if shared is not None:
-            problems += shared.link_conflicts(prefix, settings.services, settings.namespaces)
+            problems += shared.links.conflicts(prefix, settings.services, settings.namespaces)
         if problems:
             raise MeshlinkValidationError(where, problems)
         super().__init__(
@@ -90,7 +90,7 @@ class LinkClient(LinkHalf):
         )
         self.services = settings.services
         if shared is not None:
-            shared.claim(prefix, settings.services, settings.namespaces)
+            shared.links.claim(prefix, settings.services, settings.namespaces)
             self.egress = shared
         else:
             assert plan.egress_gateway is not None

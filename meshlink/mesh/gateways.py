@@ -41,6 +41,7 @@ import pulumi_kubernetes as k8s
 
 from meshlink.argdocs import documents
 from meshlink.mesh.common import EGRESS_PORT, check_ip, untyped, validated_later
+from meshlink.mesh.gateway_links import GatewayLinks
 from meshlink.mesh.gateway_plan import plan_gateway_workload, resolved_names
 from meshlink.mesh.gateway_service import (
     lb_address,
@@ -60,7 +61,6 @@ from meshlink.mesh.gateway_settings import (
     check_link_ports,
 )
 from meshlink.mesh.gateway_workload import GatewayWorkload
-from meshlink.mesh.services import LinkedService
 from meshlink.outputs import Registered, register_declared_outputs
 from meshlink.validation import MeshlinkValidationError, validate_args
 
@@ -182,65 +182,9 @@ class EgressGateway(GatewayComponent):
             service_account=workload.name,
         )
         self.service_host = self.ref.service_host
-        self._gateway_name = name
-        self._claims: dict[tuple[str, object], str] = {}
-        """(what, value) -> the link that holds it: ``port`` (app and link ports alike,
-        since a port means one protocol to a proxy), ``fqdn``, ``service name`` (the
-        subset of the egress gateway host) and ``client namespace`` (each link exports its
-        rule for the gateway host to its own client namespaces, so that no namespace sees
-        two rules for one host)."""
+        self.links = GatewayLinks(name)
+        """What each link using this gateway as ``shared_egress_gateway`` holds on it."""
         register_declared_outputs(self)
-
-    @staticmethod
-    def _wanted(
-        services: Sequence[LinkedService],
-        namespaces: Sequence[str],
-        namespaces_setting: str = "namespaces",
-    ) -> list[tuple[str, str, object]]:
-        """(setting, what, value) of everything a link's ``services`` and client
-        ``namespaces`` need to themselves."""
-        wanted: list[tuple[str, str, object]] = [
-            (f"{namespaces_setting}[{index}]", "client namespace", namespace)
-            for index, namespace in enumerate(namespaces)
-        ]
-        for index, service in enumerate(services):
-            setting = f"services[{index}]"
-            wanted += [
-                (f"{setting}.name", "service name", service.name),
-                (f"{setting}.fqdn", "fqdn", service.fqdn),
-                (f"{setting}.app_port", "port", service.app_port),
-                (f"{setting}.link_port", "port", service.link_port),
-            ]
-        return wanted
-
-    def link_conflicts(
-        self,
-        link: str,
-        services: Sequence[LinkedService],
-        namespaces: Sequence[str],
-        *,
-        namespaces_setting: str = "namespaces",
-    ) -> list[str]:
-        """What ``services`` and client ``namespaces`` of ``link`` would take from another
-        link on this gateway."""
-        problems = []
-        for setting, what, value in self._wanted(services, namespaces, namespaces_setting):
-            holder = self._claims.get((what, value))
-            if holder is not None and holder != link:
-                problems.append(
-                    f"{setting}: {what} {value} is already used by link {holder!r} on the "
-                    f"shared egress gateway {self._gateway_name!r}; link {link!r} needs "
-                    "one of its own"
-                )
-        return problems
-
-    def claim(
-        self, link: str, services: Sequence[LinkedService], namespaces: Sequence[str]
-    ) -> None:
-        """Records that ``link`` uses ``services`` and client ``namespaces`` on this
-        gateway; check :meth:`link_conflicts` first."""
-        for _, what, value in self._wanted(services, namespaces):
-            self._claims.setdefault((what, value), link)
 
 
 @documents(IngressGatewayArgs)

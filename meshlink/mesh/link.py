@@ -271,7 +271,7 @@ def _cross_part_problems(model: MeshLinkSettings, prefix: str) -> list[str]:
             LinkNames(prefix).egress_gateway_default() if prefix else None
         )
     if shared is not None and prefix:
-        problems += shared.link_conflicts(
+        problems += shared.links.conflicts(
             prefix, services, model.client.namespaces, namespaces_setting="client.namespaces"
         )
     return problems + egress_namespace_problems(
