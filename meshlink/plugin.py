@@ -121,8 +121,8 @@ def _crosses(annotation: Any) -> bool:
         return True
     if origin is not None:  # Sequence[...], Mapping[...]: as their items
         return all(_crosses(item) for item in typing.get_args(annotation))
-    if not isinstance(annotation, type):
-        return True  # Any
+    if annotation is Any or not isinstance(annotation, type):
+        return True  # Any (a class in Python 3.11), or a value the analyzer reads itself
     if typing.is_typeddict(annotation) or annotation.__module__ == "builtins":
         return True
     # A provider is passed by reference; any other resource or Python object is not.

@@ -178,7 +178,10 @@ def test_python_objects_stay_python_only_and_say_so(schema: dict[str, Any]) -> N
     for half in ("LinkServer", "LinkClient"):
         resource = resources[f"meshlink:index:{half}"]
         assert "issuer" not in resource["inputProperties"]
-        assert "In Python only (a Python object, not a value): `issuer`" in resource["description"]
+        description = resource["description"]
+        assert "In Python only (a Python object, not a value): " in description
+        assert "`issuer`" in description
+        assert "Tolerations" not in description and "tolerations" not in description
         assert resource["inputProperties"]["credential"]["$ref"] == (
             "#/types/meshlink:index:LinkCredentialArgs"
         )
