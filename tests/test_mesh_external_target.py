@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
 import pytest
 import yaml
 
@@ -20,7 +19,6 @@ from meshlink.offline.rendered import RenderedObject
 from meshlink.offline.summary.links import read_links, traffic_diagram
 from meshlink.validation import MeshlinkValidationError
 from tests.support import mesh
-from tests.support.istio_schema import CRD_SETS, validate_manifest
 from tests.test_config import rejected, with_value
 from tests.test_stacks import ROOT, run_stack
 
@@ -143,13 +141,7 @@ def test_the_server_gate_waits_for_the_kinds_an_external_target_adds(run: Offlin
 def test_every_object_passes_both_istio_crd_sets_and_kubernetes(
     run: OfflineRun, istio_crds: Path
 ) -> None:
-    for registration in mesh.kubernetes_objects(run):
-        manifest = mesh.manifest(registration)
-        if mesh.is_istio(registration):
-            for crd_set in CRD_SETS:
-                assert validate_manifest(manifest, crd_set) == [], (crd_set, manifest["metadata"])
-        else:
-            kubernetes_validate.validate(manifest, "1.33.0", strict=True)
+    mesh.assert_every_object_valid(run)
 
 
 def test_the_summary_names_the_external_address_and_its_tls(run: OfflineRun) -> None:

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-import kubernetes_validate
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
@@ -15,7 +14,6 @@ from meshlink.mesh import EgressGateway, MeshLink
 from meshlink.offline.engine import OfflineRun
 from meshlink.validation import MeshlinkValidationError
 from tests.support import mesh
-from tests.support.istio_schema import CRD_SETS, validate_manifest
 
 MYSQL, POSTGRES = mesh.services(2)
 GATEWAY_HOST = "egress.shared-egress.svc.cluster.local"
@@ -112,13 +110,7 @@ def test_each_link_admits_its_own_client_namespaces(run: OfflineRun) -> None:
 def test_every_object_passes_both_istio_crd_sets_and_kubernetes(
     run: OfflineRun, istio_crds: Path
 ) -> None:
-    for registration in mesh.kubernetes_objects(run):
-        manifest = mesh.manifest(registration)
-        if mesh.is_istio(registration):
-            for crd_set in CRD_SETS:
-                assert validate_manifest(manifest, crd_set) == [], (crd_set, manifest["metadata"])
-        else:
-            kubernetes_validate.validate(manifest, "1.33.0", strict=True)
+    mesh.assert_every_object_valid(run)
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 
 from meshlink.mesh import MeshLink, MeshLinkArgs
 from meshlink.offline.engine import OfflineMocks, OfflineRun, Registration, run_program
+from tests.support.istio_schema import assert_valid
 
 CUSTOM_RESOURCE_TYPE_PREFIX = "kubernetes:"
 ISTIO_GROUPS = ("networking.istio.io/", "security.istio.io/")
@@ -206,3 +207,15 @@ def cluster_of(run: OfflineRun, registration: Registration) -> str:
 def by_cluster(run: OfflineRun) -> Iterator[tuple[str, dict[str, Any]]]:
     for registration in kubernetes_objects(run):
         yield cluster_of(run, registration), manifest(registration)
+
+
+def assert_every_object_valid(run: OfflineRun, kubernetes_version: str = "1.33.0") -> None:
+    """Every Istio object of ``run`` against both Istio CRD sets, every other Kubernetes
+    object against the Kubernetes schema, strictly (unknown fields are errors)."""
+    import kubernetes_validate
+
+    for registration in kubernetes_objects(run):
+        if is_istio(registration):
+            assert_valid(manifest(registration))
+        else:
+            kubernetes_validate.validate(manifest(registration), kubernetes_version, strict=True)
