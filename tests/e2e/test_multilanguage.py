@@ -34,6 +34,7 @@ FIXTURE = Path(__file__).parent / "multilanguage"
 
 COMPONENTS = {
     "meshlink:index:MeshLink",
+    "meshlink:index:FanInLink",
     "meshlink:index:LinkClient",
     "meshlink:index:LinkServer",
     "meshlink:index:EgressGateway",
