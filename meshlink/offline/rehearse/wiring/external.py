@@ -98,6 +98,36 @@ def _originated_tls(
     return None
 
 
+def _endpoint(
+    entry: KubeObject,
+    entry_port: Mapping[str, Any],
+    host: str,
+    resolution: str,
+    problems: list[str],
+) -> tuple[str, int] | None:
+    """The address and port of the entry's first endpoint (the host itself for DNS
+    resolution without endpoints); None, with a problem, when there is none."""
+    service_port = port_number(entry_port) or 0
+    endpoints = [as_mapping(e) for e in as_list(entry.spec.get("endpoints"))]
+    if endpoints:
+        address = str(endpoints[0].get("address", ""))
+        named_port = as_mapping(endpoints[0].get("ports")).get(str(entry_port.get("name", "")))
+        endpoint_port = named_port if isinstance(named_port, int) else service_port
+    elif resolution == "DNS":
+        address, endpoint_port = host, service_port
+    else:
+        address, endpoint_port = "", 0
+    if resolution not in {"STATIC", "DNS"} or not address:
+        problems.append(
+            f"{entry.ref}: resolution {resolution} with "
+            f"{'no endpoint address' if not address else 'endpoints'}; the ingress gateway "
+            "would have no address to send the link's traffic to (it terminated TLS, so "
+            "there is no original destination)"
+        )
+        return None
+    return address, endpoint_port
+
+
 def follow_to_endpoint(
     render: Render,
     *,
@@ -128,24 +158,11 @@ def follow_to_endpoint(
         return None
     service_port = port_number(entry_port) or 0
     resolution = str(entry.spec.get("resolution") or "NONE").upper()
-    endpoints = [as_mapping(e) for e in as_list(entry.spec.get("endpoints"))]
-    if endpoints:
-        endpoint = endpoints[0]
-        address = str(endpoint.get("address", ""))
-        named_port = as_mapping(endpoint.get("ports")).get(str(entry_port.get("name", "")))
-        endpoint_port = named_port if isinstance(named_port, int) else service_port
-    elif resolution == "DNS":
-        address, endpoint_port = host, service_port
-    else:
-        address, endpoint_port = "", 0
-    if resolution not in {"STATIC", "DNS"} or not address:
-        problems.append(
-            f"{entry.ref}: resolution {resolution} with "
-            f"{'no endpoint address' if not address else 'endpoints'}; the ingress gateway "
-            "would have no address to send the link's traffic to (it terminated TLS, so "
-            "there is no original destination)"
-        )
+    endpoint = _endpoint(entry, entry_port, host, resolution, problems)
+    if endpoint is None:
         return None
+    address, endpoint_port = endpoint
+    endpoints = as_list(entry.spec.get("endpoints"))
     if len(endpoints) > 1:
         notes.append(f"{entry.ref} has {len(endpoints)} endpoints; MariaDB plays the first")
     if resolution == "DNS":
