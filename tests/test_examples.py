@@ -14,12 +14,18 @@ from meshlink.offline.engine import OfflineMocks, OfflineRun, run_program
 from meshlink.offline.program import Program, execute, load_program
 from meshlink.offline.rehearse import runner
 from meshlink.offline.rehearse.render import Render, load_render
+from meshlink.offline.rehearse.wiring import originations
 from meshlink.offline.render import render_program
 from tests.support import mesh
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLE_STACK = "example"
-EXAMPLE_DIRS = ["external-target"]
+EXAMPLE_DIRS = ["external-target", "fan-in"]
+# The clusters each example declares objects in (its Kubernetes providers' names).
+EXAMPLE_CLUSTERS = {
+    "external-target": {"client", "server"},
+    "fan-in": {"storefront", "billing", "server"},
+}
 NOW = dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.UTC)
 
 
@@ -57,7 +63,7 @@ def test_the_example_renders_with_placeholders_for_its_secrets_only(
     name: str, tmp_path: Path
 ) -> None:
     result = render_program(example(name), tmp_path / name, now=NOW)
-    assert set(result.objects_per_cluster()) == {"client", "server"}
+    assert set(result.objects_per_cluster()) == EXAMPLE_CLUSTERS[name]
     assert result.warnings
     assert all(w.startswith("secure config ") for w in result.warnings), result.warnings
 
@@ -109,3 +115,57 @@ def test_the_external_target_example_rehearses(tmp_path: Path) -> None:
     refused = {case.case for case in link.cases if case.result == "refused"}
     assert len(refused) >= 9
     assert report.ok
+
+
+# --- examples/fan-in ---------------------------------------------------------------------
+
+STOREFRONT = "spiffe://link.example.com/cluster/storefront"
+BILLING = "spiffe://link.example.com/cluster/billing"
+
+
+@pytest.fixture(scope="module")
+def fan_in(tmp_path_factory: pytest.TempPathFactory) -> Render:
+    out = tmp_path_factory.mktemp("fan-in") / "render"
+    render_program(example("fan-in"), out, now=NOW)
+    return load_render(out)
+
+
+def _admitted(render: Render, service: str) -> list[str]:
+    gateway = next(
+        g
+        for g in render.of_kind("Gateway", cluster="server")
+        if g.spec["servers"][0]["hosts"] == [f"{service}.link.internal.example.com"]
+    )
+    (server,) = gateway.spec["servers"]
+    return list(server["tls"]["subjectAltNames"])
+
+
+def test_each_fan_in_gateway_admits_only_the_clients_of_its_service(fan_in: Render) -> None:
+    assert sorted(_admitted(fan_in, "mysql")) == sorted([STOREFRONT, BILLING])
+    # The storefront client's own valid certificate is not enough for the ledger.
+    assert _admitted(fan_in, "ledger") == [BILLING]
+
+
+def test_the_fan_in_load_balancer_admits_every_clients_egress_addresses(fan_in: Render) -> None:
+    (service,) = (
+        s
+        for s in fan_in.of_kind("Service", cluster="server")
+        if s.spec.get("type") == "LoadBalancer"
+    )
+    assert sorted(service.spec["loadBalancerSourceRanges"]) == [
+        "198.51.100.10/32",
+        "198.51.100.11/32",
+        "198.51.100.20/32",
+    ]
+    assert service.spec["loadBalancerIP"] == "203.0.113.20"
+
+
+def test_each_fan_in_client_originates_only_to_the_services_it_lists(fan_in: Render) -> None:
+    def originated(cluster: str) -> list[str]:
+        return sorted(o.host for o in originations(fan_in) if o.rule.cluster == cluster)
+
+    assert originated("storefront") == ["mysql.link.internal.example.com"]
+    assert originated("billing") == [
+        "ledger.link.internal.example.com",
+        "mysql.link.internal.example.com",
+    ]
