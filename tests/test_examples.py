@@ -6,9 +6,12 @@ MySQL traffic passes and every refusal case is refused."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from meshlink.offline.engine import OfflineMocks, OfflineRun, run_program
 from meshlink.offline.program import Program, execute, load_program
@@ -168,4 +171,83 @@ def test_each_fan_in_client_originates_only_to_the_services_it_lists(fan_in: Ren
     assert originated("billing") == [
         "ledger.link.internal.example.com",
         "mysql.link.internal.example.com",
+    ]
+
+
+ANALYTICS = "spiffe://link.example.com/cluster/analytics"
+
+
+def _with_third_client(tmp_path: Path) -> Program:
+    """examples/fan-in copied under ``tmp_path``, its example stack given a third client
+    that uses the orders database only (same project and stack, so the same key seed)."""
+    directory = tmp_path / "fan-in"
+    shutil.copytree(EXAMPLES / "fan-in", directory, ignore=shutil.ignore_patterns(".venv"))
+    stack_file = directory / f"Pulumi.{EXAMPLE_STACK}.yaml"
+    stack = yaml.safe_load(stack_file.read_text())
+    config = stack["config"]
+    config["meshlink-fan-in:analytics_kubeconfig"] = {"secure": "<analytics kubeconfig>"}
+    config["meshlink-fan-in:clients"]["analytics"] = {
+        "namespaces": ["reports"],
+        "client_identity": {"uri": ANALYTICS},
+        "services": ["mysql"],
+        "source_ranges": ["198.51.100.30/32"],
+    }
+    stack_file.write_text(yaml.safe_dump(stack))
+    return load_program(directory, EXAMPLE_STACK)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _without(path: Path, *keys: str) -> Any:
+    """The object in ``path`` with every mapping entry under one of ``keys`` removed."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in keys}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return strip(yaml.safe_load(path.read_text()))
+
+
+def test_adding_a_client_to_the_fan_in_example_changes_only_what_that_client_needs(
+    tmp_path: Path,
+) -> None:
+    before_dir, after_dir = tmp_path / "two-clients", tmp_path / "three-clients"
+    render_program(example("fan-in"), before_dir, now=NOW)
+    render_program(_with_third_client(tmp_path), after_dir, now=NOW)
+    before, after = _files(before_dir / "kubernetes"), _files(after_dir / "kubernetes")
+
+    assert set(before) <= set(after), "adding a client removed objects"
+    added = sorted(set(after) - set(before))
+    assert added and all(path.startswith("analytics/") for path in added)
+    changed = sorted(path for path in before if before[path] != after[path])
+    gateway = "server/shared-db-ingress/gateway-shared-db-mysql-ingress.yaml"
+    load_balancer = "server/shared-db-ingress/service-shared-db-ingress.yaml"
+    # The ledger's Gateway, the storefront and billing clusters: byte-identical.
+    assert changed == [gateway, load_balancer]
+
+    def kube(root: Path, path: str) -> Path:
+        return root / "kubernetes" / path
+
+    sans = "subjectAltNames"
+    assert _without(kube(before_dir, gateway), sans) == _without(kube(after_dir, gateway), sans)
+    assert sorted(_admitted(load_render(after_dir), "mysql")) == sorted(
+        [*_admitted(load_render(before_dir), "mysql"), ANALYTICS]
+    )
+    ranges = "loadBalancerSourceRanges"
+    old_service, new_service = kube(before_dir, load_balancer), kube(after_dir, load_balancer)
+    assert _without(old_service, ranges) == _without(new_service, ranges)
+    assert sorted(yaml.safe_load(new_service.read_text())["spec"][ranges]) == sorted(
+        [*yaml.safe_load(old_service.read_text())["spec"][ranges], "198.51.100.30/32"]
+    )
+
+    # The PKI issues one certificate more, the new client's; the others are unchanged.
+    certs_before, certs_after = _files(before_dir / "certs"), _files(after_dir / "certs")
+    assert {p: certs_after[p] for p in certs_before} == certs_before
+    assert sorted(set(certs_after) - set(certs_before)) == [
+        "shared-db-analytics-client-client-cert-cert.pem"
     ]
