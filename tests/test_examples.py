@@ -251,3 +251,32 @@ def test_adding_a_client_to_the_fan_in_example_changes_only_what_that_client_nee
     assert sorted(set(certs_after) - set(certs_before)) == [
         "shared-db-analytics-client-client-cert-cert.pem"
     ]
+
+
+@pytest.mark.e2e
+def test_the_fan_in_example_rehearses_every_client(tmp_path: Path) -> None:
+    out = tmp_path / "fan-in"
+    # The real clock: the rehearsal refuses certificates that have expired.
+    render_program(example("fan-in"), out, include_private_keys=True)
+
+    report = runner.rehearse(out, with_timing=False)
+
+    links = {(link.client_cluster, link.fqdn.split(".")[0]): link for link in report.links}
+    assert sorted(links) == [("billing", "ledger"), ("billing", "mysql"), ("storefront", "mysql")]
+    for link in links.values():
+        assert link.positive is not None and link.positive.passed, link.fqdn
+        assert [case.case for case in link.cases if not case.passed] == []
+    # The storefront's own valid certificate, refused by the ledger for its SAN alone.
+    other = [c for c in links["billing", "ledger"].cases if c.case.startswith("client cluster")]
+    assert [(c.case, c.expected, c.result) for c in other] == [
+        (
+            "client cluster 'storefront': its own certificate, not allowed here",
+            "refused",
+            "refused",
+        )
+    ]
+    assert STOREFRONT in other[0].evidence and "not-allowed" in other[0].evidence
+    # The orders database admits both clients: no other client to refuse there.
+    for key in (("billing", "mysql"), ("storefront", "mysql")):
+        assert not any(c.case.startswith("client cluster") for c in links[key].cases)
+    assert report.ok
