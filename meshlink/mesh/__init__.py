@@ -2,7 +2,8 @@
 
 ``MeshLink`` is what most programs need: two ``kubernetes.Provider``s, a link CA and
 the services. ``LinkClient`` and ``LinkServer`` are its halves, for programs (or teams)
-that own only one cluster; ``EgressGateway``, ``IngressGateway`` and
+that own only one cluster; ``PartnerLink`` is a client half alone, to a partner's
+mutual-TLS endpoint that meshlink does not declare; ``EgressGateway``, ``IngressGateway`` and
 ``ExistingIngressGateway`` are the gateways on their own. ``IstioCrdGate`` is the
 readiness gate every Istio object waits for.
 """
@@ -23,6 +24,12 @@ from meshlink.mesh.half import LinkCredentialArgs, LinkOptionsArgs
 from meshlink.mesh.hardening import ClientNetworkPolicyArgs, ControlPlaneArgs, EgressPeerArgs
 from meshlink.mesh.identity import ClientIdentityArgs
 from meshlink.mesh.link import MeshLink, MeshLinkArgs, MeshLinkClientArgs, MeshLinkServerArgs
+from meshlink.mesh.partner import (
+    PartnerEndpointArgs,
+    PartnerLink,
+    PartnerLinkArgs,
+    SignedByPartnerArgs,
+)
 from meshlink.mesh.readiness import CrdWaitTimeout, IstioCrdGate, IstioReadinessArgs
 from meshlink.mesh.server import LinkServer
 from meshlink.mesh.server_settings import LinkServerArgs, ServerClusterArgs, ServerTlsArgs
@@ -58,6 +65,10 @@ __all__ = [
     "MeshLinkArgs",
     "MeshLinkClientArgs",
     "MeshLinkServerArgs",
+    "PartnerEndpointArgs",
+    "PartnerLink",
+    "PartnerLinkArgs",
     "ServerClusterArgs",
     "ServerTlsArgs",
+    "SignedByPartnerArgs",
 ]
