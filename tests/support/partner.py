@@ -36,28 +36,41 @@ def render(program: Program, out: Path, *, include_private_keys: bool = False) -
 
 def partner_ca() -> MadeCa:
     """A partner CA whose key the test holds, to sign the client and stand-in certificates."""
+    now = dt.datetime.now(dt.UTC)
     return make_ca(
         "Test Clearing House CA",
-        not_before=NOW - dt.timedelta(days=30),
-        not_after=NOW + dt.timedelta(days=3650),
+        not_before=now - dt.timedelta(days=30),
+        not_after=now + dt.timedelta(days=365),
     )
 
 
-def sign_client_key(public_key: object, ca: MadeCa, common_name: str) -> str:
-    """What the partner does with the request: a client certificate for its public key."""
-    cert = (
+def sign_for_partner(
+    public_key: object,
+    ca: MadeCa,
+    common_name: str,
+    *,
+    usage: x509.ObjectIdentifier = ExtendedKeyUsageOID.CLIENT_AUTH,
+    dns_names: tuple[str, ...] = (),
+) -> str:
+    """A certificate the partner's CA signs for ``public_key``: the link's client
+    certificate, or (``SERVER_AUTH``) the server certificate of a stand-in. Valid around
+    the real clock, which PartnerLink's checks and the rehearsal use."""
+    now = dt.datetime.now(dt.UTC)
+    builder = (
         x509.CertificateBuilder()
         .subject_name(certs.name(common_name))
         .issuer_name(ca.cert.subject)
         .public_key(public_key)  # type: ignore[arg-type]
         .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=365))
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .sign(ca.key, hashes.SHA256())
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
     )
-    return certs.pem(cert)
+    if dns_names:
+        sans = x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names])
+        builder = builder.add_extension(sans, critical=False)
+    return certs.pem(builder.sign(ca.key, hashes.SHA256()))
 
 
 def signed_program(ca: MadeCa, scratch: Path) -> Program:
@@ -71,7 +84,7 @@ def signed_program(ca: MadeCa, scratch: Path) -> Program:
     endpoint = json.loads(config[f"{PROJECT}:endpoint"])
     endpoint["ca_bundle_pem"] = ca.cert_pem
     signed = json.loads(config[f"{PROJECT}:signed_by_partner"])
-    signed["signed_cert_pem"] = sign_client_key(key.public_key(), ca, "payments.example.com")
+    signed["signed_cert_pem"] = sign_for_partner(key.public_key(), ca, "payments.example.com")
     config[f"{PROJECT}:endpoint"] = json.dumps(endpoint)
     config[f"{PROJECT}:signed_by_partner"] = json.dumps(signed)
     return dataclasses.replace(program, config=config)
