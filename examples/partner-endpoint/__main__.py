@@ -12,17 +12,23 @@ sign; the second, with ``signed_by_partner.signed_cert_pem`` set, declares the l
 import pulumi
 import pulumi_kubernetes as k8s
 
-from meshlink.mesh import PartnerLink, PartnerLinkArgs
+from meshlink.mesh import MeshLinkClientArgs, PartnerLink, PartnerLinkArgs
 
 config = pulumi.Config()
 kubeconfig = config.get_secret("kubeconfig") if config.get("kubeconfig") else None
 provider = k8s.Provider("client-cluster", kubeconfig=kubeconfig)
 
+client: MeshLinkClientArgs = {
+    "provider": provider,
+    "namespaces": config.require_object("namespaces"),
+}
+# The readiness gate waits for the Istio CRDs in the same cluster as the provider.
+client["readiness"] = {"kubeconfig": kubeconfig} if kubeconfig is not None else {"ambient": True}
 args: PartnerLinkArgs = {
     "endpoint": config.require_object("endpoint"),
     "app_port": config.require_int("app_port"),
     "service_name": config.require("service_name"),
-    "client": {"provider": provider, "namespaces": config.require_object("namespaces")},
+    "client": client,
     "signed_by_partner": config.require_object("signed_by_partner"),
 }
 link = PartnerLink("partner", args)
