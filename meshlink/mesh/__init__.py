@@ -24,12 +24,8 @@ from meshlink.mesh.half import LinkCredentialArgs, LinkOptionsArgs
 from meshlink.mesh.hardening import ClientNetworkPolicyArgs, ControlPlaneArgs, EgressPeerArgs
 from meshlink.mesh.identity import ClientIdentityArgs
 from meshlink.mesh.link import MeshLink, MeshLinkArgs, MeshLinkClientArgs, MeshLinkServerArgs
-from meshlink.mesh.partner import (
-    PartnerEndpointArgs,
-    PartnerLink,
-    PartnerLinkArgs,
-    SignedByPartnerArgs,
-)
+from meshlink.mesh.partner import PartnerLink
+from meshlink.mesh.partner_settings import PartnerEndpointArgs, PartnerLinkArgs, SignedByPartnerArgs
 from meshlink.mesh.readiness import CrdWaitTimeout, IstioCrdGate, IstioReadinessArgs
 from meshlink.mesh.server import LinkServer
 from meshlink.mesh.server_settings import LinkServerArgs, ServerClusterArgs, ServerTlsArgs
