@@ -10,7 +10,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from meshlink.offline.rehearse import main as rehearse_main
 from meshlink.offline.rehearse import runner
-from meshlink.offline.rehearse.partner import StandIn, parse_stand_in
+from meshlink.offline.rehearse.partner_plan import StandIn, parse_stand_in
 from meshlink.offline.rehearse.wiring import WiringError
 from tests.support import certs, partner
 from tests.support.pki import MadeCa, make_ca, make_key

@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from meshlink.offline.rehearse.partner import StandIn, StandInError, parse_stand_in
+from meshlink.offline.rehearse.partner_plan import StandIn, StandInError, parse_stand_in
 from meshlink.offline.rehearse.processes import ProcessError, ToolsMissingError
 from meshlink.offline.rehearse.render import RenderError
 from meshlink.offline.rehearse.report import to_json, to_text

@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import itertools
-import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from meshlink.offline.rehearse import haproxy as hp
 from meshlink.offline.rehearse import issuing, pki
-from meshlink.offline.rehearse.layout import LOG_WAIT, running_haproxy
+from meshlink.offline.rehearse.layout import LOG_WAIT, running_haproxy, write_file
 from meshlink.offline.rehearse.negatives import UNTRUSTED
+from meshlink.offline.rehearse.partner_plan import PartnerPlan
 from meshlink.offline.rehearse.positive import positive_check
 from meshlink.offline.rehearse.probes import (
     DECOY_PAYLOAD,
@@ -41,17 +40,7 @@ from meshlink.offline.rehearse.probes import (
     tls_probe,
 )
 from meshlink.offline.rehearse.processes import MariaDB, Tools
-from meshlink.offline.rehearse.render import Render
 from meshlink.offline.rehearse.results import CaseResult, LinkResult
-from meshlink.offline.rehearse.wiring import (
-    WiringError,
-    check_origination,
-    gateway_servers,
-    originations,
-    read_client_side,
-)
-from meshlink.offline.rehearse.wiring.checks import check_service_entry
-from meshlink.offline.rehearse.wiring.objects import Origination, any_host_matches
 
 PARTNER_CLUSTER = "partner (stand-in)"
 STAND_IN_TLS = ("TLSV1_2", "TLSV1_3")
@@ -63,176 +52,6 @@ NOT_REHEARSED = (
     "client certificate under the partner's CA. Cases that need the partner CA's key (an "
     "expired or mis-named certificate under it) are not rehearsed."
 )
-
-
-class StandInError(ValueError):
-    """A ``--partner`` value that cannot be used; the message names it."""
-
-
-@dataclass(frozen=True)
-class StandIn:
-    """What plays the partner's server: its certificate chain and key."""
-
-    host: str
-    chain: tuple[pki.x509.Certificate, ...]
-    key: pki.PrivateKeyTypes
-    source: str
-
-
-def parse_stand_in(value: str) -> StandIn:
-    """``HOST=CERT.pem,KEY.pem``: the certificate (and any intermediates) and its key."""
-    host, _, files = value.partition("=")
-    cert_path, _, key_path = files.partition(",")
-    if not host or not cert_path or not key_path:
-        raise StandInError(f"--partner {value!r}: expected HOST=CERT.pem,KEY.pem")
-    where = f"--partner {host}"
-    try:
-        cert_text = Path(cert_path).read_text()
-        key_text = Path(key_path).read_text()
-        chain = tuple(pki.load_certificates(cert_text, what=f"{where}: {cert_path}"))
-        key = pki.load_private_key(key_text, what=f"{where}: {key_path}")
-    except (OSError, ValueError) as error:
-        raise StandInError(f"{where}: {error}") from None
-    if pki.key_for_certificate(chain[0], [key]) is None:
-        raise StandInError(f"{where}: {key_path} is not the key of {pki.describe(chain[0])}")
-    return StandIn(host=host, chain=chain, key=key, source=cert_path)
-
-
-@dataclass
-class PartnerPlan:
-    fqdn: str
-    sni: str
-    client_cluster: str
-    destination_rule: str
-    egress_gateway: str
-    client_secret: str
-    client: pki.Credential
-    server_names: list[str]
-    port: int
-    stand_in: pki.Credential
-    """The stand-in's chain and key; its trust is the partner's CA from the render."""
-    stand_in_source: str
-    notes: list[str] = field(default_factory=list)
-
-
-def _served(render: Render, origination: Origination, sni: str) -> bool:
-    """Whether a MUTUAL Gateway server of the render would take this origination."""
-    lookup = sni or origination.host
-    return any(any_host_matches(s.hosts, lookup) for s in gateway_servers(render, mode="MUTUAL"))
-
-
-def _names_match(cert: pki.x509.Certificate, wanted: Sequence[str]) -> bool:
-    sans = pki.subject_alt_names(cert)
-    return any(
-        pki.normalise_san(s) == pki.normalise_san(n) or pki.dns_name_matches(s, n)
-        for s in sans
-        for n in wanted
-    )
-
-
-def _issued_under(
-    chain: Sequence[pki.x509.Certificate], trust: Sequence[pki.x509.Certificate]
-) -> bool:
-    """Whether ``chain`` (leaf first) is signed link by link up to one of ``trust``."""
-    for child, parent in itertools.pairwise(chain):
-        if pki.find_issuer(child, [parent]) is None:
-            return False
-    return pki.find_issuer(chain[-1], trust) is not None
-
-
-def _plan_one(
-    render: Render, origination: Origination, stand_in: StandIn, problems: list[str]
-) -> PartnerPlan | None:
-    start = len(problems)
-    notes: list[str] = []
-    asked = check_origination(origination, problems, notes)
-    client = read_client_side(render, origination, asked.credential_name, problems)
-    if origination.port is None:
-        problems.append(
-            f"{origination.ref}: applies to every port of {origination.host}; a partner "
-            "endpoint is rehearsed on the port its origination names"
-        )
-        return None
-    check_service_entry(render, origination, origination.port, problems)
-    if client.credential is None:
-        return None
-    partner_ca = client.credential.trust
-    where = f"--partner {stand_in.host}: {stand_in.source}"
-    if not _issued_under(stand_in.chain, partner_ca):
-        problems.append(
-            f"{where} is not signed by the partner CA the render trusts (ca.crt of "
-            f"{client.secret}); give a server certificate that CA signed"
-        )
-    if asked.server_names and not _names_match(stand_in.chain[0], asked.server_names):
-        problems.append(
-            f"{where} carries {pki.subject_alt_names(stand_in.chain[0])}, none of the names "
-            f"{asked.server_names} that {origination.ref} requires"
-        )
-    if not _issued_under(client.credential.chain, partner_ca):
-        problems.append(
-            f"{client.secret}: the client certificate is not signed by the partner CA in its "
-            "ca.crt; the stand-in admits only client certificates under that CA"
-        )
-    if len(problems) > start:
-        return None
-    return PartnerPlan(
-        fqdn=origination.host,
-        sni=asked.sni or origination.host,
-        client_cluster=origination.rule.cluster,
-        destination_rule=origination.ref,
-        egress_gateway=client.egress_gateway,
-        client_secret=client.secret,
-        client=client.credential,
-        server_names=asked.server_names,
-        port=origination.port,
-        stand_in=pki.Credential(chain=stand_in.chain, key=stand_in.key, trust=partner_ca),
-        stand_in_source=stand_in.source,
-        notes=notes,
-    )
-
-
-def partner_hosts(render: Render) -> set[str]:
-    """The hosts of the originations that no Gateway of the render serves."""
-    return {
-        o.host for o in originations(render) if not _served(render, o, str(o.tls.get("sni") or ""))
-    }
-
-
-def plan_partner_links(render: Render, stand_ins: Mapping[str, StandIn]) -> list[PartnerPlan]:
-    """Every origination to a partner endpoint, with its stand-in; :class:`WiringError`
-    names each one without a stand-in, and each stand-in no origination uses."""
-    problems: list[str] = []
-    plans: list[PartnerPlan] = []
-    seen: set[tuple[str, str, int | None]] = set()
-    hosts = partner_hosts(render)
-    for origination in originations(render):
-        key = (origination.rule.cluster, origination.host, origination.port)
-        if origination.host not in hosts or key in seen:
-            continue
-        seen.add(key)
-        stand_in = stand_ins.get(origination.host)
-        if stand_in is None:
-            problems.append(
-                f"{origination.ref}: no Gateway in the render serves {origination.host!r}; "
-                "for a partner endpoint meshlink does not declare, give a stand-in for the "
-                f"partner: --partner {origination.host}=CERT.pem,KEY.pem (a server "
-                "certificate the partner's CA signed, and its key)"
-            )
-            continue
-        plan = _plan_one(render, origination, stand_in, problems)
-        if plan is not None:
-            plans.append(plan)
-    for host in sorted(set(stand_ins) - hosts):
-        problems.append(
-            f"--partner {host}: no DestinationRule of the render originates to it without a "
-            "Gateway of the render serving it"
-        )
-    if problems:
-        raise WiringError(problems)
-    return plans
-
-
-# --- the rehearsal ---------------------------------------------------------------------
 
 
 @dataclass
@@ -255,28 +74,21 @@ class PartnerLayout:
         return f"partner{self.index}_egress"
 
 
-def _write(path: Path, text: str, *, private: bool = False) -> Path:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    return path
-
-
 def _configs(
     layouts: Sequence[PartnerLayout], workdir: Path, mariadb_port: int
 ) -> tuple[hp.HaproxyConfig, hp.HaproxyConfig]:
     # No allowed-SAN list: the stand-in admits any client certificate under the CA.
-    lua = _write(workdir / "partner-client-san.lua", hp.render_client_san_lua({}))
+    lua = write_file(workdir / "partner-client-san.lua", hp.render_client_san_lua({}))
     ingress, egress = hp.HaproxyConfig(lua=lua), hp.HaproxyConfig()
     for layout in layouts:
         plan, base = layout.plan, workdir / f"partner{layout.index}"
         base.mkdir()
-        server_pem = _write(
+        server_pem = write_file(
             base / "stand-in.pem", plan.stand_in.chain_pem() + plan.stand_in.key_pem(), private=True
         )
-        crt_list = _write(base / "stand-in.crtlist", hp.crt_list_line(server_pem, [plan.sni]))
-        partner_ca = _write(base / "partner-ca.pem", plan.stand_in.trust_pem())
-        client_pem = _write(
+        crt_list = write_file(base / "stand-in.crtlist", hp.crt_list_line(server_pem, [plan.sni]))
+        partner_ca = write_file(base / "partner-ca.pem", plan.stand_in.trust_pem())
+        client_pem = write_file(
             base / "client.pem", plan.client.chain_pem() + plan.client.key_pem(), private=True
         )
         ingress.ingress.append(
@@ -337,7 +149,6 @@ def _error_field(entries: Sequence[dict[str, str]], key: str) -> str:
 
 def _stand_in_case(
     title: str,
-    layout: PartnerLayout,
     log: LogWatch,
     connect: Callable[[], ProbeOutcome],
     *,
@@ -391,11 +202,10 @@ def _impostor_case(layout: PartnerLayout, log: LogWatch, impostor: pki.Credentia
     )
 
 
-def rehearse_partner(
-    db: MariaDB, layout: PartnerLayout, stand_in_log: LogWatch, egress_log: LogWatch
-) -> LinkResult:
+def _result(db: MariaDB, layout: PartnerLayout) -> LinkResult:
+    """What the render says of the partner link, before anything is rehearsed."""
     plan = layout.plan
-    result = LinkResult(
+    return LinkResult(
         fqdn=plan.fqdn,
         sni=plan.sni,
         client_cluster=plan.client_cluster,
@@ -418,15 +228,16 @@ def rehearse_partner(
         },
         notes=[*plan.notes, NOT_REHEARSED],
     )
-    result.positive = positive_check(db, layout, stand_in_log)
-    now = dt.datetime.now(dt.UTC)
-    other_key = issuing.new_key()
-    other_ca = issuing.mint_ca("meshlink rehearsal unrelated CA", key=other_key, now=now)
-    key = issuing.new_key()
 
-    def under_other_ca(
-        sans: Sequence[str], usage: pki.x509.ObjectIdentifier
-    ) -> pki.x509.Certificate:
+
+def _under_another_ca(plan: PartnerPlan) -> tuple[pki.Credential, pki.Credential]:
+    """A client credential and a server credential with the real names, from a CA made
+    here: the first the stand-in must refuse, the second the egress."""
+    now = dt.datetime.now(dt.UTC)
+    other_key, key = issuing.new_key(), issuing.new_key()
+    other_ca = issuing.mint_ca("meshlink rehearsal unrelated CA", key=other_key, now=now)
+
+    def leaf(sans: Sequence[str], usage: pki.x509.ObjectIdentifier) -> pki.x509.Certificate:
         return issuing.mint_leaf(
             "meshlink rehearsal",
             sans=sans,
@@ -438,43 +249,42 @@ def rehearse_partner(
             not_after=now + dt.timedelta(days=1),
         )
 
-    other_client = pki.Credential(
-        (under_other_ca(pki.subject_alt_names(plan.client.leaf), pki.CLIENT_AUTH),),
-        key,
-        plan.client.trust,
+    client_sans = pki.subject_alt_names(plan.client.leaf)
+    server_sans = pki.subject_alt_names(plan.stand_in.leaf)
+    return (
+        pki.Credential((leaf(client_sans, pki.CLIENT_AUTH),), key, plan.client.trust),
+        pki.Credential((leaf(server_sans, pki.SERVER_AUTH),), key, plan.stand_in.trust),
     )
-    impostor = pki.Credential(
-        (under_other_ca(pki.subject_alt_names(plan.stand_in.leaf), pki.SERVER_AUTH),),
-        key,
-        plan.stand_in.trust,
-    )
+
+
+def _untrusted(entries: Sequence[dict[str, str]]) -> bool:
+    return _error_field(entries, "cert_error") in {str(code) for code in UNTRUSTED}
+
+
+def _no_certificate(entries: Sequence[dict[str, str]]) -> bool:
+    return "peer did not return a certificate" in _error_field(entries, "ssl_error")
+
+
+def rehearse_partner(
+    db: MariaDB, layout: PartnerLayout, stand_in_log: LogWatch, egress_log: LogWatch
+) -> LinkResult:
+    plan = layout.plan
+    result = _result(db, layout)
+    result.positive = positive_check(db, layout, stand_in_log)
+    other_client, impostor = _under_another_ca(plan)
 
     def presenting(credential: pki.Credential | None) -> Callable[[], ProbeOutcome]:
         return partial(tls_probe, layout.ingress_port, sni=plan.sni, credential=credential)
 
+    own, none = "the link's own client certificate (control)", "no client certificate"
     result.cases = [
-        _stand_in_case(
-            "the link's own client certificate (control)",
-            layout,
-            stand_in_log,
-            presenting(plan.client),
-            refused_because=None,
-        ),
-        _stand_in_case(
-            "no client certificate",
-            layout,
-            stand_in_log,
-            presenting(None),
-            refused_because=lambda e: (
-                "peer did not return a certificate" in _error_field(e, "ssl_error")
-            ),
-        ),
+        _stand_in_case(own, stand_in_log, presenting(plan.client), refused_because=None),
+        _stand_in_case(none, stand_in_log, presenting(None), refused_because=_no_certificate),
         _stand_in_case(
             "client certificate the partner's CA did not sign",
-            layout,
             stand_in_log,
             presenting(other_client),
-            refused_because=lambda e: _error_field(e, "cert_error") in {str(c) for c in UNTRUSTED},
+            refused_because=_untrusted,
         ),
         _impostor_case(layout, egress_log, impostor),
     ]

@@ -15,14 +15,12 @@ from meshlink.offline.rehearse import pki, timing
 from meshlink.offline.rehearse.layout import Layout, haproxy_configs, link_notes, running_haproxy
 from meshlink.offline.rehearse.minting import mint_negatives
 from meshlink.offline.rehearse.negatives import egress_cases, ingress_cases
-from meshlink.offline.rehearse.partner import (
-    PartnerLayout,
+from meshlink.offline.rehearse.partner import PartnerLayout, rehearse_partner, running_stand_ins
+from meshlink.offline.rehearse.partner_plan import (
     PartnerPlan,
     StandIn,
     partner_hosts,
     plan_partner_links,
-    rehearse_partner,
-    running_stand_ins,
 )
 from meshlink.offline.rehearse.positive import ROWS, positive_check
 from meshlink.offline.rehearse.probes import LogWatch
