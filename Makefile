@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Programs type-checked one by one: each is its own __main__ with its own import root.
-PROGRAMS := . $(wildcard stacks/*)
+PROGRAMS := . $(wildcard stacks/*) $(wildcard examples/*)
 
 .PHONY: venv tools crds toolchain render golden rehearse test e2e lint typecheck pytest bench clean
 

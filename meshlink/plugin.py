@@ -49,6 +49,7 @@ from meshlink.argdocs import field_docs
 from meshlink.mesh import (
     EgressGateway,
     ExistingIngressGateway,
+    FanInLink,
     IngressGateway,
     LinkClient,
     LinkServer,
@@ -66,6 +67,7 @@ PACKAGE = "meshlink"
 
 COMPONENTS: tuple[type[pulumi.ComponentResource], ...] = (
     MeshLink,
+    FanInLink,
     LinkClient,
     LinkServer,
     EgressGateway,

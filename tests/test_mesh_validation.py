@@ -384,6 +384,34 @@ STANDALONE: dict[str, tuple[Any, list[str]]] = {
         ),
         ["LinkServer 'link'", "allowed_client_identities"],
     ),
+    "server side admitting per service a service it does not link": (
+        lambda ca: LinkServer(
+            "link",
+            untyped(
+                {
+                    "services": mesh.services(1),
+                    "issuer": ca,
+                    "service_client_identities": {"redis": [mesh.CLIENT_SAN]},
+                    "ingress_gateway": {"source_ranges": ["203.0.113.1/32"]},
+                }
+            ),
+        ),
+        ["service_client_identities: 'redis' is not a linked service"],
+    ),
+    "server side with a service no client may use": (
+        lambda ca: LinkServer(
+            "link",
+            untyped(
+                {
+                    "services": mesh.services(2),
+                    "issuer": ca,
+                    "service_client_identities": {"mysql": [mesh.CLIENT_SAN]},
+                    "ingress_gateway": {"source_ranges": ["203.0.113.1/32"]},
+                }
+            ),
+        ),
+        ["service 'postgres' admits no client"],
+    ),
     "server side with duplicate link ports": (
         lambda ca: LinkServer(
             "link",

@@ -44,3 +44,12 @@ def test_python_objects_are_left_out_and_named(schema: dict[str, Any]) -> None:
     # Values of any shape (a list of dicts of Any) cross: only Python objects stay behind.
     assert "tolerations" in types["meshlink:index:EgressGatewayArgs"]["properties"]
     assert "tolerations" not in client["description"]
+
+
+def test_fan_in_clients_cross_languages_as_a_map_of_client_types(schema: dict[str, Any]) -> None:
+    fan_in = schema["resources"]["meshlink:index:FanInLink"]
+    clients = fan_in["inputProperties"]["clients"]
+    assert clients["type"] == "object"
+    assert clients["additionalProperties"]["$ref"] == "#/types/meshlink:index:FanInClientArgs"
+    client = schema["types"]["meshlink:index:FanInClientArgs"]["properties"]
+    assert {"provider", "clientIdentity", "services", "sourceRanges"} <= set(client)

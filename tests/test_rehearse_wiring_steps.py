@@ -366,7 +366,7 @@ def test_route_target_is_the_first_tcp_route_destination() -> None:
         bound_virtual_service([route], gateways=["istio-ingress/edge"]),
     )
     problems: list[str] = []
-    virtual_service, target = route_target(render, only_server(render), FQDN, 13306, problems)
+    virtual_service, target = route_target(render, only_server(render), FQDN, 13306, problems, [])
     assert virtual_service == "VirtualService istio-ingress/link (cluster 'server')"
     assert target == "mysql.db.svc.cluster.local:3306"
     assert problems == []
@@ -379,5 +379,5 @@ def test_virtual_service_bound_to_another_gateway_routes_nothing() -> None:
         bound_virtual_service([route], gateways=["istio-ingress/other"]),
     )
     problems: list[str] = []
-    assert route_target(render, only_server(render), FQDN, 13306, problems) == ("", None)
+    assert route_target(render, only_server(render), FQDN, 13306, problems, []) == ("", None)
     assert "no VirtualService in cluster 'server' is bound to this Gateway" in problems[0]

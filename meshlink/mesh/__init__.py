@@ -1,15 +1,17 @@
 """The link itself: gateways, the client and server halves, and ``MeshLink``.
 
 ``MeshLink`` is what most programs need: two ``kubernetes.Provider``s, a link CA and
-the services. ``LinkClient`` and ``LinkServer`` are its halves, for programs (or teams)
-that own only one cluster; ``PartnerLink`` is a client half alone, to a partner's
-mutual-TLS endpoint that meshlink does not declare; ``EgressGateway``, ``IngressGateway`` and
+the services; ``FanInLink`` links one server cluster to several client clusters.
+``LinkClient`` and ``LinkServer`` are their halves, for programs (or teams) that own only
+one cluster; ``PartnerLink`` is a client half alone, to a partner's mutual-TLS endpoint
+that meshlink does not declare; ``EgressGateway``, ``IngressGateway`` and
 ``ExistingIngressGateway`` are the gateways on their own. ``IstioCrdGate`` is the
 readiness gate every Istio object waits for.
 """
 
 from meshlink.mesh.client import LinkClient
 from meshlink.mesh.client_settings import ClientClusterArgs, LinkClientArgs
+from meshlink.mesh.fan_in import FanInClientArgs, FanInLink, FanInLinkArgs
 from meshlink.mesh.gateway_settings import (
     EgressGatewayArgs,
     ExistingIngressGatewayArgs,
@@ -43,6 +45,9 @@ __all__ = [
     "ExistingIngressGateway",
     "ExistingIngressGatewayArgs",
     "ExistingIngressGatewaySettingsArgs",
+    "FanInClientArgs",
+    "FanInLink",
+    "FanInLinkArgs",
     "GatewayArgs",
     "GatewayResourcesArgs",
     "IngressGateway",

@@ -176,6 +176,8 @@ class ServerServicePlan:
     serves every service."""
     credential_name: str
     gateway: str
+    admitted_clients: tuple[str, ...]
+    """The client SANs this service's Gateway admits."""
     virtual_service: str
     target_policies: TargetPoliciesPlan | None
     """None when the service turns ``target_policies`` off."""
@@ -255,6 +257,7 @@ def _server_service(
         leaf=leaf,
         credential_name=names.server_credential(service.name),
         gateway=names.ingress_gateway(service.name),
+        admitted_clients=tuple(settings.admitted_identities(service.name)),
         virtual_service=names.server_virtual_service(service.name),
         target_policies=policies,
         external_target=_external_target(names, service),

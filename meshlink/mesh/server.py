@@ -179,7 +179,7 @@ class LinkServer(LinkHalf):
                 selector=self.ingress.ref.labels,
                 credential_name=service.credential_name,
                 min_tls_version=plan.min_tls_version,
-                allowed_clients=settings.allowed_client_identities,
+                allowed_clients=service.admitted_clients,
                 cipher_suites=settings.cipher_suites,
             ),
             metadata_name=service.gateway,

@@ -3,7 +3,7 @@ from the component so that its plan (:mod:`meshlink.mesh.half_plans`) reads them
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Required, TypedDict
 
 import pulumi
@@ -113,8 +113,13 @@ class LinkServerArgs(ServerClusterArgs, ServerTlsArgs, LinkOptionsArgs, total=Fa
     credential: LinkCredentialArgs
     """Instead of ``issuer``: a server certificate issued elsewhere (EKU ``serverAuth``,
     a DNS SAN for every service's FQDN), used for every service."""
-    allowed_client_identities: Required[Sequence[str]]
-    """Client certificate SANs (DNS names or URIs) the ingress Gateway admits."""
+    allowed_client_identities: Sequence[str]
+    """Client certificate SANs (DNS names or URIs) that every service's ingress Gateway
+    admits."""
+    service_client_identities: Mapping[str, Sequence[str]]
+    """Per service name, more client SANs that this service's Gateway admits: a service
+    that some client clusters only may use (fan-in). Every service must admit at least one
+    identity, here or in ``allowed_client_identities``."""
     client_trust_bundle_pem: pulumi.Input[str]
     """What verifies client certificates (``ca.crt`` of the server Secrets). Defaults to
     the issuer's trust bundle; required with ``credential``."""
@@ -128,7 +133,8 @@ class LinkServerSettings(ServerClusterSettings, ServerTls, LinkOptions):
     services: list[LinkedService] = Field(min_length=1)
     issuer: Any = None
     credential: LinkCredential | None = None
-    allowed_client_identities: list[str] = Field(min_length=1)
+    allowed_client_identities: list[str] = Field(default_factory=list)
+    service_client_identities: dict[str, list[str]] = Field(default_factory=dict)
     client_trust_bundle_pem: Any = None
 
     @field_validator("issuer")
@@ -144,6 +150,23 @@ class LinkServerSettings(ServerClusterSettings, ServerTls, LinkOptions):
         if len(set(value)) != len(value):
             raise ValueError("lists an identity twice")
         return value
+
+    @field_validator("service_client_identities")
+    @classmethod
+    def _service_identities(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for service, identities in value.items():
+            if not identities:
+                raise ValueError(f"[{service}]: an empty list admits no client; remove the key")
+            for identity in identities:
+                check_identity(identity)
+            if len(set(identities)) != len(identities):
+                raise ValueError(f"[{service}]: lists an identity twice")
+        return value
+
+    def admitted_identities(self, service: str) -> list[str]:
+        """The client SANs ``service``'s Gateway admits: every service's, then its own."""
+        own = self.service_client_identities.get(service, [])
+        return list(dict.fromkeys([*self.allowed_client_identities, *own]))
 
     @model_validator(mode="after")
     def _certificate_source(self) -> LinkServerSettings:
@@ -168,4 +191,21 @@ class LinkServerSettings(ServerClusterSettings, ServerTls, LinkOptions):
             and any(s.target_policies for s in self.services)
         ):
             raise ValueError(EXISTING_GATEWAY_ACCOUNT_PROBLEM)
+        self._check_admission()
         return self
+
+    def _check_admission(self) -> None:
+        names = [s.name for s in self.services]
+        unknown = sorted(set(self.service_client_identities) - set(names))
+        if unknown:
+            raise ValueError(
+                f"service_client_identities: {', '.join(map(repr, unknown))} is not a "
+                f"linked service (services: {', '.join(names)})"
+            )
+        closed = [n for n in names if not self.admitted_identities(n)]
+        if closed:
+            raise ValueError(
+                f"service {closed[0]!r} admits no client: list its clients in "
+                "allowed_client_identities (every service) or "
+                f"service_client_identities[{closed[0]!r}]"
+            )

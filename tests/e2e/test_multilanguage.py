@@ -34,6 +34,7 @@ FIXTURE = Path(__file__).parent / "multilanguage"
 
 COMPONENTS = {
     "meshlink:index:MeshLink",
+    "meshlink:index:FanInLink",
     "meshlink:index:LinkClient",
     "meshlink:index:LinkServer",
     "meshlink:index:EgressGateway",
@@ -116,8 +117,13 @@ def test_required_inputs_are_the_required_arguments(schema: dict[str, Any]) -> N
         "server",
         "services",
     ]
-    assert sorted(resources["meshlink:index:LinkServer"]["requiredInputs"]) == [
-        "allowedClientIdentities",
+    # The admitted identities are allowed_client_identities and/or
+    # service_client_identities: neither is required alone.
+    assert resources["meshlink:index:LinkServer"]["requiredInputs"] == ["services"]
+    assert sorted(resources["meshlink:index:FanInLink"]["requiredInputs"]) == [
+        "clients",
+        "linkCa",
+        "server",
         "services",
     ]
     assert sorted(resources["meshlink:index:LinkClient"]["requiredInputs"]) == [

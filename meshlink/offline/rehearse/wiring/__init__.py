@@ -112,7 +112,7 @@ def _plan_one(render: Render, origination: Origination, problems: list[str]) -> 
     check_service_entry(render, origination, link_port, problems)
     gateway_tls = check_gateway_tls(server, problems, notes)
     server_credential, server_secret = read_server_credential(render, server, problems)
-    virtual_service, target = route_target(render, server, lookup, link_port, problems)
+    virtual_service, target = route_target(render, server, lookup, link_port, problems, notes)
 
     client_issuer = server_issuer = None
     if client.credential is not None and server_credential is not None:

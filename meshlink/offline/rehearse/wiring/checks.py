@@ -139,7 +139,10 @@ def bound_virtual_services(render: Render, server: GatewayServer, sni: str) -> l
     return out
 
 
-def tcp_target(vs: KubeObject, *, port: int | None, where: str, problems: list[str]) -> str | None:
+def tcp_target(
+    vs: KubeObject, *, port: int | None, where: str, problems: list[str]
+) -> tuple[str, int | None] | None:
+    """The host and port (None: the service's port) of the first tcp: route for ``port``."""
     mismatched: list[int] = []
     for index, route in enumerate(as_list(vs.spec.get("tcp"))):
         route = as_mapping(route)
@@ -155,8 +158,7 @@ def tcp_target(vs: KubeObject, *, port: int | None, where: str, problems: list[s
             problems.append(f"{vs.ref} tcp[{index}]: the route has no destination host")
             return None
         destination = destinations[0]
-        dest_port = port_number(destination.get("port"))
-        return f"{destination['host']}:{dest_port if dest_port else '(service port)'}"
+        return str(destination["host"]), port_number(destination.get("port"))
     if mismatched:
         problems.append(
             f"{where}: {vs.ref} matches tcp port(s) {sorted(set(mismatched))} but the Gateway "

@@ -13,6 +13,7 @@ from meshlink.offline.rehearse.wiring.checks import (
     tls_version_settings,
 )
 from meshlink.offline.rehearse.wiring.credentials import read_credential
+from meshlink.offline.rehearse.wiring.external import follow_to_endpoint
 from meshlink.offline.rehearse.wiring.objects import (
     GatewayServer,
     Origination,
@@ -230,10 +231,16 @@ def read_server_credential(
 
 
 def route_target(
-    render: Render, server: GatewayServer, lookup: str, link_port: int, problems: list[str]
+    render: Render,
+    server: GatewayServer,
+    lookup: str,
+    link_port: int,
+    problems: list[str],
+    notes: list[str],
 ) -> tuple[str, str | None]:
     """The VirtualService bound to the Gateway for the link host, and where its tcp:
-    route sends the terminated traffic (None when it sends it nowhere)."""
+    route sends the terminated traffic: a Service of the server mesh, or the endpoint of
+    the ServiceEntry that declares the route's host (None when it sends it nowhere)."""
     bound = bound_virtual_services(render, server, lookup)
     if not bound:
         problems.append(
@@ -241,4 +248,18 @@ def route_target(
             f"to this Gateway for host {lookup}; terminated traffic would go nowhere"
         )
         return "", None
-    return bound[0].ref, tcp_target(bound[0], port=link_port, where=server.ref, problems=problems)
+    destination = tcp_target(bound[0], port=link_port, where=server.ref, problems=problems)
+    if destination is None:
+        return bound[0].ref, None
+    host, port = destination
+    target = follow_to_endpoint(
+        render,
+        cluster=server.gateway.cluster,
+        namespaces=gateway_namespaces(render, server.gateway),
+        host=host,
+        port=port,
+        where=f"{bound[0].ref} (bound to {server.ref})",
+        problems=problems,
+        notes=notes,
+    )
+    return bound[0].ref, target
