@@ -100,3 +100,18 @@ def test_every_core_object_validates(signed: tuple[Path, RenderResult]) -> None:
     assert {"Deployment", "Service", "Secret"} <= {m["kind"] for m in core}
     for manifest in core:
         kubernetes_validate.validate(manifest, "1.33.0", strict=True)
+
+
+def test_the_summary_shows_the_link_leaving_the_platform(
+    signed: tuple[Path, RenderResult],
+) -> None:
+    out, _ = signed
+    summary = (out / "summary.md").read_text()
+    section = summary.split("## Links leaving the platform", 1)[1].split("\n## ", 1)[0]
+    assert (
+        "| `api.clearing.example.net:8443` | `client-cluster` :9000 | "
+        "`mtls.clearing.example.net` | `mtls.clearing.example.net` |"
+    ) in section
+    # It has no server half, so it is no linked service of the platform.
+    linked = summary.split("## Linked services", 1)[1].split("\n## ", 1)[0]
+    assert "api.clearing.example.net" not in linked
