@@ -7,12 +7,12 @@ own cluster, its identity to the Gateways of the services it lists and its egres
 addresses to the server's load balancer, and changes nothing else.
 """
 
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from meshlink.mesh import FanInLink
+from meshlink.mesh import FanInClientArgs, FanInLink
 from meshlink.pki import CertificateAuthority
 
 config = pulumi.Config()
@@ -20,12 +20,14 @@ server_kubeconfig = config.require_secret("server_kubeconfig")
 server = k8s.Provider("server", kubeconfig=server_kubeconfig, enable_secret_mutable=True)
 
 
-def client_cluster(name: str, settings: dict[str, Any]) -> dict[str, Any]:
+def client_cluster(name: str, settings: dict[str, Any]) -> FanInClientArgs:
     """One entry of ``clients`` with its cluster's provider; the provider is named after
-    the client, so its objects render under ``kubernetes/<name>/``."""
+    the client, so its objects render under ``kubernetes/<name>/``. The entry's settings
+    are FanInLink's to check: it names any wrong one as ``clients.<name>.<setting>``."""
     kubeconfig = config.require_secret(f"{name}_kubeconfig")
     provider = k8s.Provider(name, kubeconfig=kubeconfig, enable_secret_mutable=True)
-    return {**settings, "provider": provider, "readiness": {"kubeconfig": kubeconfig}}
+    given = {**settings, "provider": provider, "readiness": {"kubeconfig": kubeconfig}}
+    return cast(FanInClientArgs, given)
 
 
 clients: dict[str, dict[str, Any]] = config.require_object("clients")
