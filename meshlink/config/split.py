@@ -116,19 +116,16 @@ def load_pki_config(namespace: str | None = None) -> PkiStackConfig:
     return PkiStackConfig(reader.namespace, ca, rotation, fqdns, clients, lifetime)
 
 
+PKI_OUTPUTS_SHARED = ("ca_certificate_pem", "trust_bundle_pem", "server_fqdns", "client_sans")
+"""The pki stack's outputs every cluster stack reads."""
+
+
 def pki_outputs_read(holder: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The pki stack's outputs that the stack of ``holder`` reads, plain and secret:
     ``server``, or a client's name. Each gateway's certificate and key are exported under
     its holder's name (``server_full_chain_pem``, ``orders_private_key_pem``), so a stack
     reads its own key and no other."""
-    plain = (
-        "ca_certificate_pem",
-        "trust_bundle_pem",
-        "server_fqdns",
-        "client_sans",
-        f"{holder}_full_chain_pem",
-    )
-    return plain, (f"{holder}_private_key_pem",)
+    return (*PKI_OUTPUTS_SHARED, f"{holder}_full_chain_pem"), (f"{holder}_private_key_pem",)
 
 
 def read_pki_stack(pki_stack: str, holder: str) -> dict[str, pulumi.Output[Any]]:
@@ -137,7 +134,21 @@ def read_pki_stack(pki_stack: str, holder: str) -> dict[str, pulumi.Output[Any]]
     stays secret whatever the pki stack marked."""
     plain, secret = pki_outputs_read(holder)
     pki = StackOutputs("pki", pki_stack, plain=plain, secret=secret)
-    return {key: pki.require(key) for key in (*plain, *secret)}
+    shared = {key: pki.require(key) for key in PKI_OUTPUTS_SHARED}
+    own = [key for key in (*plain, *secret) if key not in shared]
+    if holder == "server":
+        return {**shared, **{key: pki.require(key) for key in own}}
+
+    def own_output(key: str) -> pulumi.Output[Any]:
+        # A client the pki stack issued no certificate for has none to read: the link
+        # contract fails the run naming client_name, rather than a missing output.
+        return shared["client_sans"].apply(
+            lambda issued: ""
+            if isinstance(issued, dict) and holder not in issued
+            else pki.require(key)
+        )
+
+    return {**shared, **{key: own_output(key) for key in own}}
 
 
 @dataclass(frozen=True)
