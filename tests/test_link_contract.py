@@ -105,7 +105,10 @@ def test_an_admitted_client_identity_that_is_not_the_client_certificate_s() -> N
     here = LinkTerms(
         services=(MYSQL,),
         client_sans={"orders": other, "billing": other},
-        client_settings={"orders": "clients.orders.identity", "billing": "clients.billing.identity"},
+        client_settings={
+            "orders": "clients.orders.identity",
+            "billing": "clients.billing.identity",
+        },
     )
     pki = LinkTerms(server_fqdns=(FQDN,), client_sans={"orders": CLIENT_URI})
     assert compare_link(here, pki, here_name="meshlink-server", there_name=PKI) == [

@@ -37,9 +37,10 @@ from tests.test_stacks import (
 REPORTS_URI = "spiffe://link.example.com/cluster/reports-client"
 REPORTS_NAT = ["203.0.113.20"]
 ORDERS_NAT = ["203.0.113.10", "203.0.113.11"]
-PG = {
+PG_FQDN = "pg.link.internal.example.com"
+PG: dict[str, Any] = {
     "name": "pg",
-    "fqdn": "pg.link.internal.example.com",
+    "fqdn": PG_FQDN,
     "app_port": 5432,
     "link_port": 15432,
     "target_host": "pg.orders.svc.cluster.local",
@@ -179,7 +180,9 @@ def test_the_server_changes_only_in_its_gateway_and_load_balancer(
     inputs_before = {r.urn: r.inputs for r in before.registrations}
     inputs_after = {r.urn: r.inputs for r in after.registrations}
     assert set(inputs_before) == set(inputs_after)
-    changed = {urn.rsplit("::", 1)[1] for urn in inputs_after if inputs_before[urn] != inputs_after[urn]}
+    changed = {
+        urn.rsplit("::", 1)[1] for urn in inputs_after if inputs_before[urn] != inputs_after[urn]
+    }
     assert changed == {"link-mysql-ingress-gateway", "link-ingress-service"}
     (gateway,) = of_kind(after, "Gateway")
     assert gateway["spec"]["servers"][0]["tls"]["subjectAltNames"] == [CLIENT_URI, REPORTS_URI]
@@ -204,7 +207,7 @@ def test_the_new_client_stack_uses_its_own_certificate(two: tuple[OfflineRun, Of
 def shared() -> tuple[OfflineRun, OfflineRun]:
     """Two services; ``reports`` may use ``pg`` only."""
     pki = run_pki(
-        pki_config({"client": CLIENT_URI, "reports": REPORTS_URI}, extra_fqdns=(PG["fqdn"],))
+        pki_config({"client": CLIENT_URI, "reports": REPORTS_URI}, extra_fqdns=(PG_FQDN,))
     )
     clients = {**TWO_CLIENTS, "reports": {**TWO_CLIENTS["reports"], "services": ["pg"]}}
     return pki, run_server(pki, server_config(clients, extra_services=(PG,)))

@@ -130,17 +130,17 @@ def _compare_clients(
     problems: list[str] = []
     if here.client_sans is not None and there.client_sans is not None:
         issued = there.client_sans
-        for name, san in here.client_sans.items():
-            key = f"{here_name}:{here.client_settings.get(name, 'clients')}"
-            if name not in issued:
+        for client, san in here.client_sans.items():
+            key = f"{here_name}:{here.client_settings.get(client, 'clients')}"
+            if client not in issued:
                 problems.append(
-                    f"{key}: client {name!r} here, but {there_name} issued no client "
+                    f"{key}: client {client!r} here, but {there_name} issued no client "
                     f"certificate of that name (output client_sans: {sorted(issued)})"
                 )
-            elif issued[name] != san:
+            elif issued[client] != san:
                 problems.append(
                     f"{key}: {san!r} here, but {there_name} issued the client certificate "
-                    f"of {name!r} (output client_sans) for {issued[name]!r}"
+                    f"of {client!r} (output client_sans) for {issued[client]!r}"
                 )
     name = here.client_name
     if name is not None and there.client_sans is not None and name not in there.client_sans:

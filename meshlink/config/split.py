@@ -33,15 +33,6 @@ from meshlink.config.declare import (
     source_ranges,
 )
 from meshlink.config.reader import ConfigReader, finish
-from meshlink.config.split_clients import (
-    DEFAULT_CLIENT,
-    SplitClient,
-    admitted_identities,
-    check_client_name,
-    read_pki_clients,
-    read_server_clients,
-    union_of_addresses,
-)
 from meshlink.config.rules import read_dns, read_gateways, read_link_name, read_services
 from meshlink.config.sections import (
     ClientSection,
@@ -53,6 +44,15 @@ from meshlink.config.sections import (
     ServerSection,
     TlsSection,
     check_stack_name,
+)
+from meshlink.config.split_clients import (
+    DEFAULT_CLIENT,
+    SplitClient,
+    admitted_identities,
+    check_client_name,
+    read_pki_clients,
+    read_server_clients,
+    union_of_addresses,
 )
 from meshlink.gcp import IngressAddress, MeshCluster
 from meshlink.gcp.network import MeshNetworkSettings
@@ -143,9 +143,9 @@ def read_pki_stack(pki_stack: str, holder: str) -> dict[str, pulumi.Output[Any]]
         # A client the pki stack issued no certificate for has none to read: the link
         # contract fails the run naming client_name, rather than a missing output.
         return shared["client_sans"].apply(
-            lambda issued: ""
-            if isinstance(issued, dict) and holder not in issued
-            else pki.require(key)
+            lambda issued: (
+                "" if isinstance(issued, dict) and holder not in issued else pki.require(key)
+            )
         )
 
     return {**shared, **{key: own_output(key) for key in own}}

@@ -169,8 +169,7 @@ def read_pki_clients(reader: ConfigReader) -> list[SplitClient] | None:
     if parsed is None:
         return None
     clients = [
-        SplitClient(name, section.identity, f"clients.{name}.identity")
-        for name, section in parsed
+        SplitClient(name, section.identity, f"clients.{name}.identity") for name, section in parsed
     ]
     return clients if _refuse_repeated_identities(reader, clients) else None
 

@@ -2,8 +2,9 @@
 and the egress side of the link.
 
 It reads its client's certificate (``client_name``; ``client`` unless set), its key and
-the trust bundle from the pki stack (the key stays a secret on the way) and the ingress address from the server stack. The server stack
-in turn needs this stack's NAT addresses for its allowlist, so the first ``pulumi up`` here
+the trust bundle from the pki stack (the key stays a secret on the way) and the ingress
+address from the server stack. The server stack in turn needs this stack's NAT addresses
+for its allowlist, so the first ``pulumi up`` here
 runs without ``server_stack``: it creates the network, the cluster and the egress side and
 exports ``nat_addresses``. Once the server stack is up, set ``server_stack`` and run
 ``pulumi up`` again to add the private DNS names that point at the ingress address.
