@@ -156,6 +156,7 @@ def _render(args: argparse.Namespace) -> int:
 def _rehearse(args: argparse.Namespace) -> int:
     rehearse = importlib.import_module("meshlink.offline.rehearse")
     argv = [str(args.render_dir)] + (["--json"] if args.json else [])
+    argv += [f"--partner={value}" for value in args.partner]
     return int(rehearse.main(argv))
 
 
@@ -214,6 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
         "render_dir", type=Path, help="output of meshlink render --include-private-keys"
     )
     rehearse.add_argument("--json", action="store_true", help="print the report as JSON")
+    rehearse.add_argument(
+        "--partner",
+        metavar="HOST=CERT.pem,KEY.pem",
+        action="append",
+        default=[],
+        help="a stand-in for a partner endpoint the render links to (repeatable)",
+    )
     rehearse.set_defaults(handler=_rehearse)
     return parser
 

@@ -54,6 +54,7 @@ from meshlink.mesh import (
     LinkClient,
     LinkServer,
     MeshLink,
+    PartnerLink,
 )
 from meshlink.outputs import declared_outputs, output_docs
 from meshlink.pki import (
@@ -68,6 +69,7 @@ PACKAGE = "meshlink"
 COMPONENTS: tuple[type[pulumi.ComponentResource], ...] = (
     MeshLink,
     FanInLink,
+    PartnerLink,
     LinkClient,
     LinkServer,
     EgressGateway,

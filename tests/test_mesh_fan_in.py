@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -12,6 +13,8 @@ from cryptography import x509
 
 from meshlink.mesh import FanInLink
 from meshlink.offline.engine import OfflineRun
+from meshlink.offline.rendered import RenderedObject
+from meshlink.offline.summary.links import read_links, traffic_diagram
 from meshlink.validation import MeshlinkValidationError
 from tests.support import mesh
 from tests.support import pki as pki_support
@@ -314,3 +317,26 @@ def test_an_existing_ingress_gateway_keeps_its_own_source_ranges() -> None:
     assert {p.split(":")[0] for p in problems if "source_ranges" in p} == {
         f"clients.{key}.source_ranges" for key in CLIENTS
     }
+
+
+def test_the_summary_shows_each_service_once_per_client_cluster_that_uses_it(
+    run: OfflineRun,
+) -> None:
+    rendered = [
+        RenderedObject(cluster, Path(), manifest) for cluster, manifest in mesh.by_cluster(run)
+    ]
+    rows = {(link.fqdn, link.client_cluster): link for link in read_links(rendered)}
+    assert set(rows) == {
+        (MYSQL["fqdn"], "client-orders"),
+        (MYSQL["fqdn"], "client-reports"),
+        (POSTGRES["fqdn"], "client-orders"),
+        (POSTGRES["fqdn"], "client-billing"),
+    }
+    assert set(rows[MYSQL["fqdn"], "client-reports"].allowed_clients) == {
+        san("orders"),
+        san("reports"),
+    }
+    assert rows[POSTGRES["fqdn"], "client-billing"].app_port == str(POSTGRES["app_port"])
+    diagram = "\n".join(traffic_diagram(list(rows.values())))
+    for key in CLIENTS:
+        assert f"### `client-{key}` → `server-cluster`" in diagram

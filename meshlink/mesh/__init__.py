@@ -3,7 +3,8 @@
 ``MeshLink`` is what most programs need: two ``kubernetes.Provider``s, a link CA and
 the services; ``FanInLink`` links one server cluster to several client clusters.
 ``LinkClient`` and ``LinkServer`` are their halves, for programs (or teams) that own only
-one cluster; ``EgressGateway``, ``IngressGateway`` and
+one cluster; ``PartnerLink`` is a client half alone, to a partner's mutual-TLS endpoint
+that meshlink does not declare; ``EgressGateway``, ``IngressGateway`` and
 ``ExistingIngressGateway`` are the gateways on their own. ``IstioCrdGate`` is the
 readiness gate every Istio object waits for.
 """
@@ -25,6 +26,8 @@ from meshlink.mesh.half import LinkCredentialArgs, LinkOptionsArgs
 from meshlink.mesh.hardening import ClientNetworkPolicyArgs, ControlPlaneArgs, EgressPeerArgs
 from meshlink.mesh.identity import ClientIdentityArgs
 from meshlink.mesh.link import MeshLink, MeshLinkArgs, MeshLinkClientArgs, MeshLinkServerArgs
+from meshlink.mesh.partner import PartnerLink
+from meshlink.mesh.partner_settings import PartnerEndpointArgs, PartnerLinkArgs, SignedByPartnerArgs
 from meshlink.mesh.readiness import CrdWaitTimeout, IstioCrdGate, IstioReadinessArgs
 from meshlink.mesh.server import LinkServer
 from meshlink.mesh.server_settings import LinkServerArgs, ServerClusterArgs, ServerTlsArgs
@@ -63,6 +66,10 @@ __all__ = [
     "MeshLinkArgs",
     "MeshLinkClientArgs",
     "MeshLinkServerArgs",
+    "PartnerEndpointArgs",
+    "PartnerLink",
+    "PartnerLinkArgs",
     "ServerClusterArgs",
     "ServerTlsArgs",
+    "SignedByPartnerArgs",
 ]

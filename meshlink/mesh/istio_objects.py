@@ -216,7 +216,9 @@ def egress_subsets_rule(
 def origination_rule(service: LinkedService, *, credential_name: str) -> DestinationRule:
     """The egress gateway originates the link mTLS to FQDN:link port with the link client
     certificate. ``subjectAltNames`` as well as ``sni``: Envoy checks the server's SAN
-    only when asked to (istio#35436)."""
+    only when asked to (istio#35436). Both are the FQDN, except for a partner's endpoint
+    (:mod:`meshlink.mesh.partner`), whose server name and certificate the partner
+    chooses."""
     return DestinationRule(
         host=service.fqdn,
         export_to=(".",),
@@ -227,8 +229,8 @@ def origination_rule(service: LinkedService, *, credential_name: str) -> Destina
                     tls=ClientTLSSettings(
                         mode=ClientTLSMode.MUTUAL,
                         credential_name=credential_name,
-                        sni=service.fqdn,
-                        subject_alt_names=(service.fqdn,),
+                        sni=service.origination_sni,
+                        subject_alt_names=service.expected_server_names,
                     ),
                 ),
             )

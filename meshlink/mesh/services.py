@@ -173,6 +173,18 @@ class LinkedService(BaseModel):
     def target_workload_port(self) -> int:
         return self.target_container_port or self.target.port
 
+    @property
+    def origination_sni(self) -> str:
+        """The server name the egress gateway sends when it originates the link: the FQDN,
+        which the server Gateway's host and its certificate carry."""
+        return self.fqdn
+
+    @property
+    def expected_server_names(self) -> tuple[str, ...]:
+        """The SANs the egress gateway requires of the server certificate (one of them):
+        the FQDN, the name meshlink's server certificate is issued for."""
+        return (self.fqdn,)
+
 
 def check_target_policies(
     services: Sequence[LinkedService], *, setting: str = "services"

@@ -116,7 +116,7 @@ class LinkCase:
         return mesh.services(self.service_count)
 
 
-def _skip_await(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+def skip_kubelet_waits(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
     if args.type_ not in _NEEDS_A_KUBELET:
         return None
     props: dict[str, Any] = dict(args.props)
@@ -135,7 +135,7 @@ def link_program(case: LinkCase, *, skip_await: bool = True) -> Callable[[], Non
 
     def program() -> None:
         if skip_await:
-            pulumi.runtime.register_resource_transform(_skip_await)
+            pulumi.runtime.register_resource_transform(skip_kubelet_waits)
         client_kubeconfig = pulumi.Output.secret(case.client_kubeconfig)
         server_kubeconfig = pulumi.Output.secret(case.server_kubeconfig)
         # As the README tells an organisation to declare its providers.

@@ -13,7 +13,7 @@ from pulumi.provider import ConstructResult
 from pulumi.provider import main as serve_provider
 
 from meshlink.plugin import MeshlinkProvider
-from tests.e2e.link_program import _skip_await
+from tests.e2e.link_program import skip_kubelet_waits
 
 
 class SkipAwaitProvider(MeshlinkProvider):
@@ -25,7 +25,7 @@ class SkipAwaitProvider(MeshlinkProvider):
         options: pulumi.ResourceOptions | None = None,
     ) -> ConstructResult:
         options = pulumi.ResourceOptions.merge(
-            options, pulumi.ResourceOptions(transforms=[_skip_await])
+            options, pulumi.ResourceOptions(transforms=[skip_kubelet_waits])
         )
         return super().construct(name, resource_type, inputs, options)
 

@@ -35,6 +35,7 @@ FIXTURE = Path(__file__).parent / "multilanguage"
 COMPONENTS = {
     "meshlink:index:MeshLink",
     "meshlink:index:FanInLink",
+    "meshlink:index:PartnerLink",
     "meshlink:index:LinkClient",
     "meshlink:index:LinkServer",
     "meshlink:index:EgressGateway",

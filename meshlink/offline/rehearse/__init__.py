@@ -21,6 +21,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from meshlink.offline.rehearse.partner_plan import StandIn, StandInError, parse_stand_in
 from meshlink.offline.rehearse.processes import ProcessError, ToolsMissingError
 from meshlink.offline.rehearse.render import RenderError
 from meshlink.offline.rehearse.report import to_json, to_text
@@ -48,7 +49,26 @@ def _parser() -> argparse.ArgumentParser:
         help="a directory written by `meshlink render --include-private-keys`",
     )
     parser.add_argument("--json", action="store_true", help="print the evidence as JSON")
+    parser.add_argument(
+        "--partner",
+        metavar="HOST=CERT.pem,KEY.pem",
+        action="append",
+        default=[],
+        type=_stand_in,
+        help=(
+            "a stand-in for the partner endpoint HOST, which no Gateway of the render "
+            "serves: a server certificate its CA signed (with any intermediates), and its "
+            "key; repeat it for each partner"
+        ),
+    )
     return parser
+
+
+def _stand_in(value: str) -> StandIn:
+    try:
+        return parse_stand_in(value)
+    except StandInError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _fail(as_json: bool, kind: str, message: str, problems: list[str] | None = None) -> None:
@@ -78,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     progress = None if args.json else (lambda m: print(f"... {m}", file=sys.stderr, flush=True))
     try:
-        report = rehearse(args.render_dir, progress=progress)
+        report = rehearse(args.render_dir, progress=progress, partners=args.partner)
     except WiringError as error:
         _fail(args.json, "wiring", str(error), list(error.problems))
         return EXIT_REFUSED

@@ -17,7 +17,8 @@ from meshlink.offline.rehearse.wiring import LinkPlan
 LOG_WAIT = 5.0
 
 
-def _write(path: Path, text: str, *, private: bool = False) -> Path:
+def write_file(path: Path, text: str, *, private: bool = False) -> Path:
+    """``text`` into ``path``; owner-only when ``private`` (keys)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
@@ -55,15 +56,17 @@ def haproxy_configs(
     for layout in layouts:
         plan, base = layout.plan, workdir / f"link{layout.index}"
         base.mkdir()
-        server_pem = _write(
+        server_pem = write_file(
             base / "server.pem", plan.server.chain_pem() + plan.server.key_pem(), private=True
         )
-        crt_list = _write(base / "server.crtlist", hp.crt_list_line(server_pem, plan.gateway_hosts))
-        server_ca = _write(base / "server-ca.pem", plan.server.trust_pem())
-        client_pem = _write(
+        crt_list = write_file(
+            base / "server.crtlist", hp.crt_list_line(server_pem, plan.gateway_hosts)
+        )
+        server_ca = write_file(base / "server-ca.pem", plan.server.trust_pem())
+        client_pem = write_file(
             base / "client.pem", plan.client.chain_pem() + plan.client.key_pem(), private=True
         )
-        client_ca = _write(base / "client-ca.pem", plan.client.trust_pem())
+        client_ca = write_file(base / "client-ca.pem", plan.client.trust_pem())
         if plan.allowed_client_sans:
             allowed[layout.ingress_name] = plan.allowed_client_sans
         ingress.ingress.append(
@@ -95,7 +98,7 @@ def haproxy_configs(
                     verify_host=_verify_host(plan),
                 )
             )
-    _write(workdir / "client-san.lua", hp.render_client_san_lua(allowed))
+    write_file(workdir / "client-san.lua", hp.render_client_san_lua(allowed))
     return ingress, egress
 
 
@@ -124,7 +127,7 @@ def link_notes(plan: LinkPlan) -> list[str]:
 def running_haproxy(
     tools: Tools, name: str, config: hp.HaproxyConfig, workdir: Path, ports: Sequence[int]
 ) -> Iterator[LogWatch]:
-    path = _write(workdir / f"{name}.cfg", config.text())
+    path = write_file(workdir / f"{name}.cfg", config.text())
     run_command([tools.haproxy, "-c", "-q", "-f", str(path)], what=f"checking the {name} config")
     log = workdir / f"{name}.log"
     with ManagedProcess(

@@ -5,13 +5,33 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import Protocol
 
-from meshlink.offline.rehearse.layout import LOG_WAIT, Layout
+from meshlink.offline.rehearse.layout import LOG_WAIT
 from meshlink.offline.rehearse.probes import LogWatch
 from meshlink.offline.rehearse.processes import MariaDB
 from meshlink.offline.rehearse.results import PositiveResult
 
 ROWS = 3000
+
+
+class _Named(Protocol):
+    @property
+    def fqdn(self) -> str: ...
+
+
+class RehearsedLink(Protocol):
+    """What the positive check needs of a link's layout: a meshlink link's
+    (:class:`~meshlink.offline.rehearse.layout.Layout`) or a partner endpoint's."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def plan(self) -> _Named: ...
+    @property
+    def egress_port(self) -> int: ...
+    @property
+    def ingress_name(self) -> str: ...
 
 
 def _rows(seed: str, count: int) -> list[tuple[int, str, str, int]]:
@@ -47,7 +67,7 @@ def _write_statements(table: str, data: list[tuple[int, str, str, int]]) -> str:
     return "\n".join(statements) + "\n"
 
 
-def _allowed_sessions(ingress_log: LogWatch, layout: Layout) -> list[dict[str, str]]:
+def _allowed_sessions(ingress_log: LogWatch, layout: RehearsedLink) -> list[dict[str, str]]:
     return [
         e
         for e in ingress_log.entries()
@@ -55,7 +75,9 @@ def _allowed_sessions(ingress_log: LogWatch, layout: Layout) -> list[dict[str, s
     ]
 
 
-def _sessions_logged(ingress_log: LogWatch, layout: Layout, *, before: int) -> list[dict[str, str]]:
+def _sessions_logged(
+    ingress_log: LogWatch, layout: RehearsedLink, *, before: int
+) -> list[dict[str, str]]:
     """The allowed sessions once two more than ``before`` are logged, or LOG_WAIT passed:
     HAProxy logs a session when it ends, a moment after the client has gone."""
     deadline = time.monotonic() + LOG_WAIT
@@ -90,7 +112,7 @@ def _detail(
 
 
 def positive_check(
-    db: MariaDB, layout: Layout, ingress_log: LogWatch, *, rows: int = ROWS
+    db: MariaDB, layout: RehearsedLink, ingress_log: LogWatch, *, rows: int = ROWS
 ) -> PositiveResult:
     table = f"link{layout.index}_rows"
     data = _rows(layout.plan.fqdn, rows)

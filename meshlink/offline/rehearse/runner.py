@@ -15,10 +15,17 @@ from meshlink.offline.rehearse import pki, timing
 from meshlink.offline.rehearse.layout import Layout, haproxy_configs, link_notes, running_haproxy
 from meshlink.offline.rehearse.minting import mint_negatives
 from meshlink.offline.rehearse.negatives import egress_cases, ingress_cases
+from meshlink.offline.rehearse.partner import PartnerLayout, rehearse_partner, running_stand_ins
+from meshlink.offline.rehearse.partner_plan import (
+    PartnerPlan,
+    StandIn,
+    partner_hosts,
+    plan_partner_links,
+)
 from meshlink.offline.rehearse.positive import ROWS, positive_check
 from meshlink.offline.rehearse.probes import LogWatch
 from meshlink.offline.rehearse.processes import MariaDB, Tools, find_tools, free_ports, run_command
-from meshlink.offline.rehearse.render import load_render
+from meshlink.offline.rehearse.render import Render, load_render
 from meshlink.offline.rehearse.results import (
     CaseResult,
     LinkResult,
@@ -27,7 +34,7 @@ from meshlink.offline.rehearse.results import (
     RehearsalReport,
     TimingResult,
 )
-from meshlink.offline.rehearse.wiring import plan_links
+from meshlink.offline.rehearse.wiring import LinkPlan, WiringError, plan_links
 
 __all__ = [
     "ROWS",
@@ -206,31 +213,74 @@ def _start_haproxies(
     return ingress_log, egress_log
 
 
+def _plan_all(
+    render: Render, stand_ins: Sequence[StandIn]
+) -> tuple[list[LinkPlan], list[PartnerPlan]]:
+    """The meshlink links and the partner endpoints, or one :class:`WiringError` with the
+    problems of both."""
+    problems: list[str] = []
+    partner_plans: list[PartnerPlan] = []
+    plans: list[LinkPlan] = []
+    try:
+        partner_plans = plan_partner_links(render, {s.host: s for s in stand_ins})
+    except WiringError as error:
+        problems += error.problems
+    try:
+        plans = plan_links(render, partner_hosts=partner_hosts(render))
+    except WiringError as error:
+        problems += error.problems
+    if problems:
+        raise WiringError(problems)
+    return plans, partner_plans
+
+
 def rehearse(
-    render_dir: Path, *, with_timing: bool = True, progress: Callable[[str], None] | None = None
+    render_dir: Path,
+    *,
+    with_timing: bool = True,
+    progress: Callable[[str], None] | None = None,
+    partners: Sequence[StandIn] = (),
 ) -> RehearsalReport:
-    """Rehearse every link of a render. Wiring errors and missing tools raise before
-    anything starts; everything started is stopped, and the work directory removed."""
+    """Rehearse every link of a render; ``partners`` play the partner endpoints. Wiring
+    errors and missing tools raise before anything starts; everything started is stopped,
+    and the work directory removed."""
     say = progress or (lambda _: None)
     render = load_render(Path(render_dir))
-    plans = plan_links(render)
+    plans, partner_plans = _plan_all(render, partners)
     tools = find_tools()
     versions = _versions(tools)
     workdir = Path(tempfile.mkdtemp(prefix="meshlink-rehearse-"))
     try:
         os.chmod(workdir, 0o700)
-        ports = free_ports(1 + 4 * len(plans))
+        ports = free_ports(1 + 4 * (len(plans) + len(partner_plans)))
         layouts = [Layout(i, plan, *ports[1 + 4 * i : 5 + 4 * i]) for i, plan in enumerate(plans)]
+        partner_layouts = [
+            PartnerLayout(i, plan, *ports[1 + 4 * i : 5 + 4 * i])
+            for i, plan in enumerate(partner_plans, start=len(plans))
+        ]
         results: list[LinkResult] = []
         measured: TimingResult | None = None
         with contextlib.ExitStack() as stack:
             (workdir / "mariadb").mkdir()
             say("starting MariaDB")
             db = stack.enter_context(MariaDB(tools, workdir / "mariadb", ports[0]).running())
-            ingress_log, egress_log = _start_haproxies(stack, tools, workdir, layouts, db.port, say)
+            if layouts:
+                ingress_log, egress_log = _start_haproxies(
+                    stack, tools, workdir, layouts, db.port, say
+                )
             for layout in layouts:
                 say(f"rehearsing {layout.plan.fqdn}")
                 results.append(_rehearse_link(db, layout, ingress_log, egress_log))
+            if partner_layouts:
+                say("starting the partner stand-ins")
+                stand_in_log, partner_egress_log = stack.enter_context(
+                    running_stand_ins(tools, partner_layouts, workdir, db.port)
+                )
+            for partner_layout in partner_layouts:
+                say(f"rehearsing the partner endpoint {partner_layout.plan.fqdn}")
+                results.append(
+                    rehearse_partner(db, partner_layout, stand_in_log, partner_egress_log)
+                )
             if with_timing and layouts:
                 say("measuring")
                 measured = measure(db, layouts[0])

@@ -3,10 +3,12 @@
 Everything here is read back from what the program declared (the rendered manifests,
 the GCP resources' inputs, the stand-ins' outputs and the issued certificates), not from
 meshlink's own arguments or the stack configuration, so the summary describes what would
-be applied, for any program that uses meshlink. Sections: clusters, linked services, one
-traffic diagram per cluster pair, ingress (address, allowed source ranges, private DNS),
-client namespaces and what their NetworkPolicy allows and blocks, workloads,
-certificates with the days left at the render clock, GCP projects, regions and clusters.
+be applied, for any program that uses meshlink. Sections: clusters, linked services (one
+row per service and client cluster), one traffic diagram per cluster pair, the links
+leaving the platform (to a partner's endpoint), ingress (address, allowed source ranges,
+private DNS), client namespaces and what their NetworkPolicy allows and blocks,
+workloads, certificates with the days left at the render clock, GCP projects, regions
+and clusters.
 """
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ from meshlink.offline.summary.certificates import (
 )
 from meshlink.offline.summary.gcp import gcp_sections, gke_cluster_of_provider
 from meshlink.offline.summary.ingress import ingress_section
-from meshlink.offline.summary.links import LinkView, read_links, traffic_diagram
+from meshlink.offline.summary.links import (
+    LinkView,
+    PartnerLinkView,
+    read_links,
+    read_partner_links,
+    traffic_diagram,
+)
 from meshlink.offline.summary.namespaces import client_namespaces_section
 from meshlink.offline.summary.workloads import workloads_section
 
@@ -34,6 +42,7 @@ __all__ = [
     "EXPIRY_WARNING_DAYS",
     "CertificateView",
     "LinkView",
+    "PartnerLinkView",
     "certificates",
     "expiry_warnings",
     "write_summary",
@@ -76,6 +85,28 @@ def _linked_services_section(links: list[LinkView]) -> list[str]:
             f"`{link.server_cluster}` :{link.link_port} | {link.min_tls} | "
             f"{', '.join(f'`{c}`' for c in link.allowed_clients) or '—'} | {link.target_cell} |"
             for link in links
+        ),
+    ]
+
+
+def _leaving_section(partner_links: list[PartnerLinkView]) -> list[str]:
+    """The links to endpoints outside the platform, which meshlink verifies but does not
+    declare; empty without any."""
+    if not partner_links:
+        return []
+    return [
+        "## Links leaving the platform",
+        "",
+        "The client cluster's egress gateway originates mutual TLS to an endpoint that no "
+        "rendered Gateway serves: a partner's. Nothing is declared on the far side; the "
+        "partner's certificate is verified against the CA and the names below.",
+        "",
+        "| endpoint | client cluster, app port | SNI | expected server SANs |",
+        "|---|---|---|---|",
+        *(
+            f"| `{link.host}:{link.port}` | `{link.client_cluster}` :{link.app_port} | "
+            f"`{link.sni}` | {', '.join(f'`{n}`' for n in link.server_names) or '—'} |"
+            for link in partner_links
         ),
     ]
 
@@ -132,6 +163,7 @@ def write_summary(
         *traffic_diagram(links),
     ]
     for section in (
+        _leaving_section(read_partner_links(result_objects)),
         ingress_section(result_objects, run),
         client_namespaces_section(result_objects),
         workloads_section(result_objects),

@@ -1,5 +1,6 @@
-"""The linked services, as the rendered Istio objects declare them, and one traffic
-diagram per cluster pair."""
+"""The linked services, as the rendered Istio objects declare them, one traffic diagram
+per cluster pair, and the links that leave the platform (to a partner's endpoint that no
+rendered Gateway serves)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from meshlink.offline.rendered import RenderedObject
 
 @dataclass(frozen=True)
 class LinkView:
-    """One linked service as the rendered Istio objects declare it."""
+    """One linked service as the rendered Istio objects declare it, seen from one client
+    cluster: a service several client clusters use (fan-in) has one view per client."""
 
     fqdn: str
     server_cluster: str
@@ -40,19 +42,23 @@ def _tls_of(server: Mapping[str, Any]) -> Mapping[str, Any]:
     return tls if isinstance(tls, Mapping) else {}
 
 
-def read_links(objects: Iterable[RenderedObject]) -> list[LinkView]:
-    objects = list(objects)
-    # A host may be declared by several ServiceEntries (meshlink splits the app port and
-    # the link port by visibility): their ports are read together.
-    entries: dict[str, tuple[str, dict[str, Any]]] = {}
+def _client_entries(objects: list[RenderedObject]) -> dict[str, dict[str, list[Any]]]:
+    """host -> client cluster -> the ports its ServiceEntries declare for the host. A host
+    may be declared by several ServiceEntries of one cluster (meshlink splits the app port
+    and the link port by visibility), and by one cluster per client (fan-in)."""
+    entries: dict[str, dict[str, list[Any]]] = {}
     for o in objects:
         if o.manifest.get("kind") != "ServiceEntry":
             continue
         spec = o.manifest.get("spec", {})
         for host in spec.get("hosts", []):
-            cluster, merged = entries.get(host, (o.cluster, {"ports": []}))
-            merged["ports"] = [*merged["ports"], *spec.get("ports", [])]
-            entries[host] = (cluster, merged)
+            ports = entries.setdefault(host, {}).setdefault(o.cluster, [])
+            ports += spec.get("ports", [])
+    return entries
+
+
+def _routes(objects: list[RenderedObject]) -> dict[str, tuple[str, object]]:
+    """``cluster/host`` -> the (host, port) its VirtualService sends TCP to."""
     routes: dict[str, tuple[str, object]] = {}
     for o in objects:
         if o.manifest.get("kind") != "VirtualService":
@@ -64,26 +70,38 @@ def read_links(objects: Iterable[RenderedObject]) -> list[LinkView]:
                 port = target.get("port", {}).get("number", "?")
                 for host in spec.get("hosts", []):
                     routes.setdefault(f"{o.cluster}/{host}", (str(target.get("host")), port))
+    return routes
+
+
+def _mutual_servers(objects: list[RenderedObject]) -> list[tuple[str, dict[str, Any]]]:
+    """(cluster, server) of every Gateway server that terminates the link's mutual TLS."""
+    return [
+        (o.cluster, server)
+        for o in objects
+        if o.manifest.get("kind") == "Gateway"
+        for server in o.manifest.get("spec", {}).get("servers", [])
+        if _tls_of(server).get("mode") == "MUTUAL"
+    ]
+
+
+def read_links(objects: Iterable[RenderedObject]) -> list[LinkView]:
+    objects = list(objects)
+    entries = _client_entries(objects)
+    routes = _routes(objects)
     external = _external_targets(objects)
     links = []
-    for o in objects:
-        if o.manifest.get("kind") != "Gateway":
-            continue
-        for server in o.manifest.get("spec", {}).get("servers", []):
-            tls = _tls_of(server)
-            if tls.get("mode") != "MUTUAL":
-                continue
-            for fqdn in server.get("hosts", []):
-                route_host, route_port = routes.get(f"{o.cluster}/{fqdn}", ("?", "?"))
-                outside = external.get(f"{o.cluster}/{route_host}")
-                client_cluster, entry = entries.get(fqdn, ("?", {}))
-                app_ports = [
-                    str(p["number"]) for p in entry.get("ports", []) if p.get("protocol") == "TCP"
-                ]
+    for cluster, server in _mutual_servers(objects):
+        tls = _tls_of(server)
+        for fqdn in server.get("hosts", []):
+            route_host, route_port = routes.get(f"{cluster}/{fqdn}", ("?", "?"))
+            outside = external.get(f"{cluster}/{route_host}")
+            clients = {c: p for c, p in entries.get(fqdn, {}).items() if c != cluster}
+            for client_cluster, ports in sorted(clients.items()) or [("?", [])]:
+                app_ports = [str(p["number"]) for p in ports if p.get("protocol") == "TCP"]
                 links.append(
                     LinkView(
                         fqdn=fqdn,
-                        server_cluster=o.cluster,
+                        server_cluster=cluster,
                         link_port=server["port"]["number"],
                         min_tls=tls.get("minProtocolVersion", "TLS_AUTO"),
                         allowed_clients=tuple(tls.get("subjectAltNames", [])),
@@ -93,12 +111,61 @@ def read_links(objects: Iterable[RenderedObject]) -> list[LinkView]:
                             else "?"
                         ),
                         client_cluster=client_cluster,
-                        app_port=", ".join(app_ports) or "?",
+                        app_port=", ".join(dict.fromkeys(app_ports)) or "?",
                         target_external=outside is not None,
                         target_tls=outside is not None and outside[1],
                     )
                 )
-    return sorted(links, key=lambda link: link.fqdn)
+    return sorted(links, key=lambda link: (link.fqdn, link.client_cluster))
+
+
+@dataclass(frozen=True)
+class PartnerLinkView:
+    """A link whose far end no rendered Gateway serves: the client cluster's egress gateway
+    originates mutual TLS to an endpoint outside the platform."""
+
+    host: str
+    port: int
+    client_cluster: str
+    sni: str
+    server_names: tuple[str, ...]
+    app_port: str
+
+
+def read_partner_links(objects: Iterable[RenderedObject]) -> list[PartnerLinkView]:
+    """Every origination of mutual TLS (a DestinationRule port with TLS mode ``MUTUAL``)
+    whose server name no rendered Gateway serves on that port."""
+    objects = list(objects)
+    served = {
+        (host, server["port"]["number"])
+        for _, server in _mutual_servers(objects)
+        for host in server.get("hosts", [])
+    }
+    entries = _client_entries(objects)
+    found = []
+    for o in objects:
+        spec = o.manifest.get("spec", {})
+        if o.manifest.get("kind") != "DestinationRule":
+            continue
+        for setting in spec.get("trafficPolicy", {}).get("portLevelSettings", []):
+            tls = setting.get("tls", {})
+            port = setting.get("port", {}).get("number")
+            sni = tls.get("sni") or spec.get("host")
+            if tls.get("mode") != "MUTUAL" or (sni, port) in served:
+                continue
+            ports = entries.get(spec.get("host"), {}).get(o.cluster, [])
+            app_ports = [str(p["number"]) for p in ports if p.get("protocol") == "TCP"]
+            found.append(
+                PartnerLinkView(
+                    host=str(spec.get("host")),
+                    port=int(port),
+                    client_cluster=o.cluster,
+                    sni=str(sni),
+                    server_names=tuple(tls.get("subjectAltNames", [])),
+                    app_port=", ".join(dict.fromkeys(app_ports)) or "?",
+                )
+            )
+    return sorted(found, key=lambda link: (link.host, link.port, link.client_cluster))
 
 
 def _external_targets(objects: list[RenderedObject]) -> dict[str, tuple[str, bool]]:

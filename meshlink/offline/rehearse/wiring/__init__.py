@@ -10,7 +10,7 @@ clusters fails here first, with a message that names the object and the setting.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from meshlink.offline.rehearse.pki import Credential
@@ -161,8 +161,10 @@ def _plan_one(render: Render, origination: Origination, problems: list[str]) -> 
     )
 
 
-def plan_links(render: Render) -> list[LinkPlan]:
-    """Every link in the render, or :class:`WiringError` listing every problem found."""
+def plan_links(render: Render, *, partner_hosts: Collection[str] = ()) -> list[LinkPlan]:
+    """Every link in the render, or :class:`WiringError` listing every problem found.
+    Originations to ``partner_hosts`` end at partner endpoints, which
+    :mod:`meshlink.offline.rehearse.partner` plans."""
     found = originations(render)
     if not found:
         raise WiringError(
@@ -176,7 +178,7 @@ def plan_links(render: Render) -> list[LinkPlan]:
     seen: set[tuple[str, str, int | None]] = set()
     for origination in found:
         key = (origination.rule.cluster, origination.host, origination.port)
-        if key in seen:
+        if key in seen or origination.host in partner_hosts:
             continue
         seen.add(key)
         plan = _plan_one(render, origination, problems)
