@@ -52,12 +52,18 @@ POSTGRES = ServiceTerms(name="pg", fqdn="pg.link.internal.example.com", link_por
 
 
 def test_terms_that_agree_give_no_problem() -> None:
-    here = LinkTerms(services=(MYSQL,), client_san=CLIENT_URI)
-    pki = LinkTerms(server_fqdns=(FQDN, POSTGRES.fqdn), client_san=CLIENT_URI)
+    here = LinkTerms(services=(MYSQL,), client_name="orders")
+    pki = LinkTerms(server_fqdns=(FQDN, POSTGRES.fqdn), client_sans={"orders": CLIENT_URI})
     # A client may use a subset of what the server serves, listed in any order.
-    server = LinkTerms(services=(POSTGRES, MYSQL))
+    server = LinkTerms(
+        services=(POSTGRES, MYSQL), client_services={"orders": ("mysql",), "billing": ("pg",)}
+    )
     assert compare_link(here, pki, here_name=HERE, there_name=PKI) == []
     assert compare_link(here, server, here_name=HERE, there_name=SERVER) == []
+    admitted = LinkTerms(
+        client_sans={"orders": CLIENT_URI}, client_settings={"orders": "clients.orders.identity"}
+    )
+    assert compare_link(admitted, pki, here_name="meshlink-server", there_name=PKI) == []
 
 
 def test_an_fqdn_missing_from_the_server_certificate_names_both_sides() -> None:
@@ -95,24 +101,60 @@ def test_a_different_fqdn_and_link_port_of_the_same_service_each_give_a_line() -
 
 
 def test_an_admitted_client_identity_that_is_not_the_client_certificate_s() -> None:
-    here = LinkTerms(services=(MYSQL,), client_san="spiffe://link.example.com/cluster/other")
-    pki = LinkTerms(server_fqdns=(FQDN,), client_san=CLIENT_URI)
+    other = "spiffe://link.example.com/cluster/other"
+    here = LinkTerms(
+        services=(MYSQL,),
+        client_sans={"orders": other, "billing": other},
+        client_settings={
+            "orders": "clients.orders.identity",
+            "billing": "clients.billing.identity",
+        },
+    )
+    pki = LinkTerms(server_fqdns=(FQDN,), client_sans={"orders": CLIENT_URI})
     assert compare_link(here, pki, here_name="meshlink-server", there_name=PKI) == [
-        "meshlink-server:client_identity: 'spiffe://link.example.com/cluster/other' here, but "
-        "the pki stack 'acme/meshlink-pki/prod' issued the client certificate (output "
-        "client_san) for 'spiffe://link.example.com/cluster/orders-client'"
+        "meshlink-server:clients.orders.identity: 'spiffe://link.example.com/cluster/other' "
+        "here, but the pki stack 'acme/meshlink-pki/prod' issued the client certificate of "
+        "'orders' (output client_sans) for 'spiffe://link.example.com/cluster/orders-client'",
+        "meshlink-server:clients.billing.identity: client 'billing' here, but the pki stack "
+        "'acme/meshlink-pki/prod' issued no client certificate of that name (output "
+        "client_sans: ['orders'])",
+    ]
+
+
+def test_a_client_stack_names_a_client_the_other_stacks_do_not_know() -> None:
+    here = LinkTerms(services=(MYSQL,), client_name="reports")
+    pki = LinkTerms(client_sans={"orders": CLIENT_URI})
+    server = LinkTerms(services=(MYSQL,), client_services={"orders": ("mysql",)})
+    assert compare_link(here, pki, here_name=HERE, there_name=PKI) == [
+        "meshlink-client:client_name: 'reports' here, but the pki stack "
+        "'acme/meshlink-pki/prod' issued no client certificate of that name (output "
+        "client_sans: ['orders'])"
+    ]
+    assert compare_link(here, server, here_name=HERE, there_name=SERVER) == [
+        "meshlink-client:client_name: 'reports' here, but the server stack "
+        "'acme/meshlink-server/prod' admits no client of that name (output client_services: "
+        "['orders'])"
+    ]
+
+
+def test_a_service_the_server_does_not_admit_this_client_to_is_named() -> None:
+    here = LinkTerms(services=(MYSQL, POSTGRES), client_name="orders")
+    server = LinkTerms(services=(MYSQL, POSTGRES), client_services={"orders": ("mysql",)})
+    assert compare_link(here, server, here_name=HERE, there_name=SERVER) == [
+        "meshlink-client:services[1].name: 'pg' here, but the server stack "
+        "'acme/meshlink-server/prod' admits client 'orders' to ['mysql'] only (output "
+        "client_services)"
     ]
 
 
 def test_only_what_both_sides_state_is_compared() -> None:
-    # The client states no identity; the server stack states no certificate names.
+    # The client states no name; the server stack states no certificate names.
     client = LinkTerms(services=(POSTGRES,))
-    assert (
-        compare_link(client, LinkTerms(client_san=CLIENT_URI), here_name=HERE, there_name=PKI) == []
-    )
+    pki = LinkTerms(client_sans={"orders": CLIENT_URI})
+    assert compare_link(client, pki, here_name=HERE, there_name=PKI) == []
     assert (
         compare_link(
-            LinkTerms(client_san=CLIENT_URI),
+            LinkTerms(client_sans={"orders": CLIENT_URI}),
             LinkTerms(services=(MYSQL,)),
             here_name=HERE,
             there_name=SERVER,
@@ -236,7 +278,7 @@ def test_server_stack_fails_on_a_client_identity_the_pki_did_not_issue(pki: Offl
         run_server(pki.outputs, pki=pki, config=config)
     assert caught.value.problems == (
         f"meshlink-server:client_identity: {other!r} here, but {PKI} issued the client "
-        f"certificate (output client_san) for {CLIENT_URI!r}",
+        f"certificate of 'client' (output client_sans) for {CLIENT_URI!r}",
     )
 
 

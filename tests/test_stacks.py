@@ -18,7 +18,7 @@ import yaml
 from cryptography import x509
 from pulumi.runtime import mocks as pulumi_mocks
 
-from meshlink.config import PKI_OUTPUTS_SECRET
+from meshlink.config import pki_outputs_read
 from meshlink.offline.engine import OfflineMocks, OfflineRun, Registration, run_program
 from meshlink.offline.program import execute, load_program
 from meshlink.stack_outputs import placeholders_for
@@ -174,15 +174,18 @@ def test_pki_issues_a_server_and_a_client_certificate_under_one_ca(pki: OfflineR
     verified = verify_client(out["client_full_chain_pem"], trust, at=NOW)
     assert [str(u.value) for u in verified.subjects or []] == [CLIENT_URI]
     assert out["server_fqdns"] == [FQDN]
-    assert out["client_san"] == CLIENT_URI
+    # The one-client key names its client "client": its outputs keep the client_ prefix.
+    assert out["client_sans"] == {"client": CLIENT_URI}
     # The example asks for a P-384 root (what a stricter policy may require).
     root_key = certificates(trust)[0].public_key()
     assert root_key.curve.name == "secp384r1"  # type: ignore[union-attr]
 
 
 def test_pki_exports_the_keys_as_secrets_and_nothing_else_holds_one(pki: OfflineRun) -> None:
-    assert set(PKI_OUTPUTS_SECRET) <= pki.secret_outputs
-    for key in PKI_OUTPUTS_SECRET:
+    keys = {pki_outputs_read(holder)[1][0] for holder in ("server", "client")}
+    assert keys == {"server_private_key_pem", "client_private_key_pem"}
+    assert keys <= pki.secret_outputs
+    for key in keys:
         assert "PRIVATE KEY-----" in pki.outputs[key]
     assert "PRIVATE KEY" not in plain_outputs_text(pki)
 
@@ -350,7 +353,6 @@ def test_server_stack_refuses_an_allowlist_that_opens_the_gateway() -> None:
     ("directory", "key"),
     [
         ("pki", "meshlink-pki:server_fqdns"),
-        ("pki", "meshlink-pki:client_identity"),
         ("pki", "meshlink-pki:ca"),
         ("server", "meshlink-server:pki_stack"),
         ("server", "meshlink-server:client_nat_addresses"),

@@ -69,7 +69,8 @@ Keys (objects are YAML in ``Pulumi.<stack>.yaml``; they arrive as JSON strings):
 ``demo``
     Demo workloads (dev stack): ``enabled``, ``service``, ``server_namespace``,
     ``client_namespace``, ``server_image``, ``client_image``, ``revision``.
-``pki_stack`` / ``server_stack`` / ``client_nat_addresses`` / ``server_fqdns``
+``pki_stack`` / ``server_stack`` / ``client_nat_addresses`` / ``server_fqdns`` /
+``clients`` / ``client_name``
     Split stacks only; see each stack's ``Pulumi.yaml``.
 """
 
@@ -77,19 +78,18 @@ from meshlink.config.ca import CA_CERT_KEY, CA_KEY_KEY
 from meshlink.config.declare import declare_cluster, declare_link_ca
 from meshlink.config.dev import load_dev_config
 from meshlink.config.split import (
-    PKI_OUTPUTS_SECRET,
     SERVER_OUTPUTS_PLAIN,
     credential_from,
     load_client_config,
     load_pki_config,
     load_server_config,
+    pki_outputs_read,
     read_pki_stack,
 )
 
 __all__ = [
     "CA_CERT_KEY",
     "CA_KEY_KEY",
-    "PKI_OUTPUTS_SECRET",
     "SERVER_OUTPUTS_PLAIN",
     "credential_from",
     "declare_cluster",
@@ -98,5 +98,6 @@ __all__ = [
     "load_dev_config",
     "load_pki_config",
     "load_server_config",
+    "pki_outputs_read",
     "read_pki_stack",
 ]

@@ -4,15 +4,17 @@ with what the stack it reads exports.
 In the split stacks the link FQDN is written three times (the pki stack's
 ``server_fqdns``, the server's and the client's ``services``) and the link port twice.
 Each stack is valid on its own when they disagree; the mismatch would show only as a
-failed TLS handshake between the gateways. So each cluster stack compares what it
-declares with the outputs it reads, and one line per mismatch names both sides: the key
-and value here, the stack, output and value there.
+failed TLS handshake between the gateways. The same holds for the clients: the server
+stack admits the identities the pki stack issued certificates for, and a client stack
+uses its own certificate for the services the server admits it to. So each cluster stack
+compares what it declares with the outputs it reads, and one line per mismatch names both
+sides: the key and value here, the stack, output and value there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -55,16 +57,24 @@ class LinkTerms:
     """The linked services, in the order of the ``services`` key or output."""
     server_fqdns: tuple[str, ...] | None = None
     """The DNS names of the server certificate."""
-    client_san: str | None = None
-    """The SAN of the client certificate; in a server stack, the identity it admits."""
+    client_sans: Mapping[str, str] | None = None
+    """The client certificates' SANs by client name: those issued (pki stack), or the
+    identities admitted (server stack)."""
+    client_settings: Mapping[str, str] = field(default_factory=dict)
+    """Per client name, the key here that states its identity (for the messages)."""
+    client_name: str | None = None
+    """The client a client stack is."""
+    client_services: Mapping[str, tuple[str, ...]] | None = None
+    """Per client name, the names of the services the server admits it to."""
 
 
-CONTRACT_OUTPUTS = ("services", "server_fqdns", "client_san")
+CONTRACT_OUTPUTS = ("services", "server_fqdns", "client_sans", "client_services")
 """The stack outputs :func:`terms_from_outputs` reads, whichever of them a stack has."""
 
 _SERVICES = TypeAdapter(list[ServiceTerms])
 _FQDNS = TypeAdapter(list[str])
-_SAN = TypeAdapter(str)
+_CLIENT_SANS = TypeAdapter(dict[str, str])
+_CLIENT_SERVICES = TypeAdapter(dict[str, tuple[str, ...]])
 
 
 def compare_link(
@@ -108,11 +118,52 @@ def compare_link(
                     f"{service.name!r} on link port {theirs.link_port} "
                     f"(output services[{there_index}].link_port)"
                 )
-    if None not in (here.client_san, there.client_san) and here.client_san != there.client_san:
+    problems.extend(_compare_clients(here, there, here_name=here_name, there_name=there_name))
+    return problems
+
+
+def _compare_clients(
+    here: LinkTerms, there: LinkTerms, *, here_name: str, there_name: str
+) -> list[str]:
+    """The clients' part of :func:`compare_link`: a server's admitted identities against
+    the certificates the pki issued; a client stack's name and services against both."""
+    problems: list[str] = []
+    if here.client_sans is not None and there.client_sans is not None:
+        issued = there.client_sans
+        for client, san in here.client_sans.items():
+            key = f"{here_name}:{here.client_settings.get(client, 'clients')}"
+            if client not in issued:
+                problems.append(
+                    f"{key}: client {client!r} here, but {there_name} issued no client "
+                    f"certificate of that name (output client_sans: {sorted(issued)})"
+                )
+            elif issued[client] != san:
+                problems.append(
+                    f"{key}: {san!r} here, but {there_name} issued the client certificate "
+                    f"of {client!r} (output client_sans) for {issued[client]!r}"
+                )
+    name = here.client_name
+    if name is not None and there.client_sans is not None and name not in there.client_sans:
         problems.append(
-            f"{here_name}:client_identity: {here.client_san!r} here, but {there_name} "
-            f"issued the client certificate (output client_san) for {there.client_san!r}"
+            f"{here_name}:client_name: {name!r} here, but {there_name} issued no client "
+            f"certificate of that name (output client_sans: {sorted(there.client_sans)})"
         )
+    if name is not None and there.client_services is not None:
+        allowed = there.client_services.get(name)
+        if allowed is None:
+            problems.append(
+                f"{here_name}:client_name: {name!r} here, but {there_name} admits no client "
+                f"of that name (output client_services: {sorted(there.client_services)})"
+            )
+        else:
+            served = {s.name for s in there.services or ()}
+            for index, service in enumerate(here.services or ()):
+                if service.name not in allowed and service.name in served:
+                    problems.append(
+                        f"{here_name}:services[{index}].name: {service.name!r} here, but "
+                        f"{there_name} admits client {name!r} to {list(allowed)} only "
+                        "(output client_services)"
+                    )
     return problems
 
 
@@ -155,7 +206,8 @@ def terms_from_outputs(stack: ReadStack) -> tuple[LinkTerms, list[str]]:
     terms = LinkTerms(
         services=None if services is None else tuple(services),
         server_fqdns=None if fqdns is None else tuple(fqdns),
-        client_san=known("client_san", _SAN),
+        client_sans=known("client_sans", _CLIENT_SANS),
+        client_services=known("client_services", _CLIENT_SERVICES),
     )
     return terms, problems
 

@@ -45,12 +45,19 @@ from meshlink.config.sections import (
     TlsSection,
     check_stack_name,
 )
+from meshlink.config.split_clients import (
+    DEFAULT_CLIENT,
+    SplitClient,
+    admitted_identities,
+    check_client_name,
+    read_pki_clients,
+    read_server_clients,
+    union_of_addresses,
+)
 from meshlink.gcp import IngressAddress, MeshCluster
-from meshlink.gcp._validation import check_host_address
 from meshlink.gcp.network import MeshNetworkSettings
 from meshlink.mesh import LinkClientArgs, LinkCredentialArgs, LinkServerArgs
 from meshlink.mesh.hardening import ClientNetworkPolicy
-from meshlink.mesh.identity import ClientIdentity
 from meshlink.mesh.services import LinkedService
 from meshlink.pki import LeafCertificateArgs, LinkIssuer
 from meshlink.pki.leaf import LeafLifetime
@@ -58,21 +65,16 @@ from meshlink.stack_outputs import StackOutputs
 from meshlink.validation import check_fqdn
 
 
-def _address(value: str) -> str:
-    """A host address, for ``reader.strings``, which wants the value back."""
-    check_host_address(value)
-    return value
-
-
 @dataclass(frozen=True)
 class PkiStackConfig:
-    """The security team's stack: the link CA and the two gateway certificates."""
+    """The security team's stack: the link CA, the server certificate and one client
+    certificate per client cluster."""
 
     namespace: str
     ca: CaSettings
     rotation: RotationSection
     server_fqdns: list[str]
-    client_identity: ClientIdentity
+    clients: list[SplitClient]
     leaf_lifetime: LeafLifetime = field(default_factory=LeafLifetime)
 
     def server_leaf_args(self, issuer: LinkIssuer) -> LeafCertificateArgs:
@@ -86,16 +88,16 @@ class PkiStackConfig:
             args["rotation"] = self.rotation.leaves
         return args
 
-    def client_leaf_args(self, issuer: LinkIssuer) -> LeafCertificateArgs:
+    def client_leaf_args(self, issuer: LinkIssuer, client: SplitClient) -> LeafCertificateArgs:
         args: LeafCertificateArgs = {
             "issuer": issuer,
             "role": "client",
             **self.leaf_lifetime.model_dump(),  # type: ignore[typeddict-item]
         }
-        if self.client_identity.dns_name is not None:
-            args["dns_names"] = [self.client_identity.dns_name]
+        if client.identity.dns_name is not None:
+            args["dns_names"] = [client.identity.dns_name]
         else:
-            args["uris"] = [self.client_identity.san]
+            args["uris"] = [client.identity.san]
         if self.rotation.leaves is not None:
             args["rotation"] = self.rotation.leaves
         return args
@@ -107,31 +109,46 @@ def load_pki_config(namespace: str | None = None) -> PkiStackConfig:
     rotation = reader.section(RotationSection, "rotation", required=False)
     lifetime = read_leaf_lifetime(reader, ca)
     fqdns = reader.strings("server_fqdns", required=True, check=check_fqdn)
-    identity = reader.section(ClientIdentity, "client_identity", required=True)
+    clients = read_pki_clients(reader)
     finish(reader)
-    assert ca is not None and rotation is not None and fqdns is not None and identity is not None
+    assert ca is not None and rotation is not None and fqdns is not None and clients is not None
     assert lifetime is not None
-    return PkiStackConfig(reader.namespace, ca, rotation, fqdns, identity, lifetime)
+    return PkiStackConfig(reader.namespace, ca, rotation, fqdns, clients, lifetime)
 
 
-PKI_OUTPUTS_PLAIN = (
-    "ca_certificate_pem",
-    "trust_bundle_pem",
-    "server_full_chain_pem",
-    "client_full_chain_pem",
-    "server_fqdns",
-    "client_san",
-)
-PKI_OUTPUTS_SECRET = ("server_private_key_pem", "client_private_key_pem")
-"""What the pki stack exports for the cluster stacks; the keys are secret on both ends."""
+PKI_OUTPUTS_SHARED = ("ca_certificate_pem", "trust_bundle_pem", "server_fqdns", "client_sans")
+"""The pki stack's outputs every cluster stack reads."""
 
 
-def read_pki_stack(pki_stack: str) -> dict[str, pulumi.Output[Any]]:
-    """The pki stack's outputs a cluster stack takes, through one ``StackOutputs`` named
-    ``pki``. It declares the keys secret itself, so they stay secret whatever the pki stack
-    marked."""
-    pki = StackOutputs("pki", pki_stack, plain=PKI_OUTPUTS_PLAIN, secret=PKI_OUTPUTS_SECRET)
-    return {key: pki.require(key) for key in (*PKI_OUTPUTS_PLAIN, *PKI_OUTPUTS_SECRET)}
+def pki_outputs_read(holder: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The pki stack's outputs that the stack of ``holder`` reads, plain and secret:
+    ``server``, or a client's name. Each gateway's certificate and key are exported under
+    its holder's name (``server_full_chain_pem``, ``orders_private_key_pem``), so a stack
+    reads its own key and no other."""
+    return (*PKI_OUTPUTS_SHARED, f"{holder}_full_chain_pem"), (f"{holder}_private_key_pem",)
+
+
+def read_pki_stack(pki_stack: str, holder: str) -> dict[str, pulumi.Output[Any]]:
+    """The pki stack's outputs the stack of ``holder`` (``server`` or a client's name) takes,
+    through one ``StackOutputs`` named ``pki``. It declares the key secret itself, so it
+    stays secret whatever the pki stack marked."""
+    plain, secret = pki_outputs_read(holder)
+    pki = StackOutputs("pki", pki_stack, plain=plain, secret=secret)
+    shared = {key: pki.require(key) for key in PKI_OUTPUTS_SHARED}
+    own = [key for key in (*plain, *secret) if key not in shared]
+    if holder == "server":
+        return {**shared, **{key: pki.require(key) for key in own}}
+
+    def own_output(key: str) -> pulumi.Output[Any]:
+        # A client the pki stack issued no certificate for has none to read: the link
+        # contract fails the run naming client_name, rather than a missing output.
+        return shared["client_sans"].apply(
+            lambda issued: (
+                "" if isinstance(issued, dict) and holder not in issued else pki.require(key)
+            )
+        )
+
+    return {**shared, **{key: own_output(key) for key in own}}
 
 
 @dataclass(frozen=True)
@@ -142,8 +159,7 @@ class ServerStackConfig:
     server: ClusterConfig
     fleet_project: str
     services: list[LinkedService]
-    client_identity: ClientIdentity
-    client_nat_addresses: list[str]
+    clients: list[SplitClient]
     pki_stack: str
     gateways: GatewaysSection
     tls: TlsSection
@@ -155,13 +171,29 @@ class ServerStackConfig:
 
     @property
     def link_terms(self) -> LinkTerms:
-        """What this stack states about the link: its services and the client it admits."""
-        return LinkTerms(services=service_terms(self.services), client_san=self.client_identity.san)
+        """What this stack states about the link: its services and the clients it admits."""
+        return LinkTerms(
+            services=service_terms(self.services),
+            client_sans={c.name: c.identity.san for c in self.clients},
+            client_settings={c.name: c.identity_setting for c in self.clients},
+        )
 
     @property
     def served_services(self) -> list[dict[str, Any]]:
         """The ``services`` output, which the client stack compares with its own."""
         return [terms.model_dump() for terms in service_terms(self.services)]
+
+    @property
+    def client_services(self) -> dict[str, list[str]]:
+        """The ``client_services`` output: per client, the services it may use, which its
+        client stack compares with its own."""
+        names = [s.name for s in self.services]
+        return {c.name: [n for n in names if c.may_use(n)] for c in self.clients}
+
+    @property
+    def client_nat_addresses(self) -> list[str]:
+        """The ingress gateway's allowlist: the union of the clients' egress addresses."""
+        return union_of_addresses(self.clients)
 
     @property
     def ingress_section(self) -> IngressSection:
@@ -175,13 +207,15 @@ class ServerStackConfig:
         cluster: MeshCluster,
         ingress: IngressAddress,
     ) -> LinkServerArgs:
+        everywhere, per_service = admitted_identities(self.clients, [s.name for s in self.services])
         return cast(
             LinkServerArgs,
             {
                 "services": service_args(self.services),
                 "credential": credential,
                 "client_trust_bundle_pem": client_trust_bundle_pem,
-                "allowed_client_identities": [self.client_identity.san],
+                "allowed_client_identities": everywhere,
+                "service_client_identities": per_service,
                 "ingress_gateway": {
                     **self.gateways.ingress,
                     "source_ranges": source_ranges(ingress, len(self.client_nat_addresses)),
@@ -214,22 +248,20 @@ def load_server_config(namespace: str | None = None) -> ServerStackConfig:
     fleet, server, network = _split_stack_cluster(reader, "server", ServerSection)
     services = read_services(reader)
     link_name = read_link_name(reader, services)
-    identity = reader.section(ClientIdentity, "client_identity", required=True)
-    nat = reader.strings("client_nat_addresses", required=True, check=_address)
+    clients = read_server_clients(reader, None if services is None else [s.name for s in services])
     pki_stack = reader.text("pki_stack", required=True, check=check_stack_name)
     gateways = read_gateways(reader)
     tls = reader.section(TlsSection, "tls", required=False)
     finish(reader)
     assert server is not None and network is not None and services is not None
-    assert identity is not None and nat is not None and pki_stack is not None
+    assert clients is not None and pki_stack is not None
     assert gateways is not None and tls is not None
     return ServerStackConfig(
         namespace=reader.namespace,
         server=ClusterConfig("server", server, network),
         fleet_project=fleet or fleet_of(server),
         services=services,
-        client_identity=identity,
-        client_nat_addresses=nat,
+        clients=clients,
         pki_stack=pki_stack,
         gateways=gateways,
         tls=tls,
@@ -237,7 +269,7 @@ def load_server_config(namespace: str | None = None) -> ServerStackConfig:
     )
 
 
-SERVER_OUTPUTS_PLAIN = ("ingress_address", "services")
+SERVER_OUTPUTS_PLAIN = ("ingress_address", "services", "client_services")
 """What the client stack reads from the server stack."""
 
 
@@ -249,6 +281,7 @@ class ClientStackConfig:
     client: ClusterConfig
     network_policy: ClientNetworkPolicy
     fleet_project: str
+    client_name: str
     services: list[LinkedService]
     dns: DnsSection
     pki_stack: str
@@ -266,8 +299,9 @@ class ClientStackConfig:
 
     @property
     def link_terms(self) -> LinkTerms:
-        """What this stack states about the link: the services it reaches."""
-        return LinkTerms(services=service_terms(self.services))
+        """What this stack states about the link: which client it is, the services it
+        reaches."""
+        return LinkTerms(services=service_terms(self.services), client_name=self.client_name)
 
     def link_client_args(
         self,
@@ -302,6 +336,7 @@ def load_client_config(namespace: str | None = None) -> ClientStackConfig:
         reader.problems.append(
             f"{reader.path('client')}.namespaces: name at least one namespace of client workloads"
         )
+    client_name = reader.text("client_name", required=False, check=check_client_name)
     services = read_services(reader, server_side=False)
     link_name = read_link_name(reader, services)
     dns = read_dns(reader, services, policy)
@@ -316,6 +351,7 @@ def load_client_config(namespace: str | None = None) -> ClientStackConfig:
         client=ClusterConfig("client", client, network),
         network_policy=policy,
         fleet_project=fleet or fleet_of(client),
+        client_name=client_name or DEFAULT_CLIENT,
         services=services,
         dns=dns,
         pki_stack=pki_stack,
@@ -325,11 +361,11 @@ def load_client_config(namespace: str | None = None) -> ClientStackConfig:
     )
 
 
-def credential_from(outputs: Mapping[str, pulumi.Output[Any]], side: str) -> LinkCredentialArgs:
-    """A gateway credential from the pki stack's outputs (``server`` or ``client``)."""
+def credential_from(outputs: Mapping[str, pulumi.Output[Any]], holder: str) -> LinkCredentialArgs:
+    """A gateway credential from the pki stack's outputs (``server`` or a client's name)."""
     return {
-        "full_chain_pem": outputs[f"{side}_full_chain_pem"],
-        "private_key_pem": outputs[f"{side}_private_key_pem"],
+        "full_chain_pem": outputs[f"{holder}_full_chain_pem"],
+        "private_key_pem": outputs[f"{holder}_private_key_pem"],
     }
 
 

@@ -28,11 +28,12 @@ from meshlink.mesh.fan_in_settings import (
 )
 from meshlink.mesh.half import LinkOptions, fields_of
 from meshlink.mesh.link_parts import (
-    default_prefix,
     issuer_of,
     link_ca_problems,
+    prefix_or_problem,
     server_part_problems,
     service_set_problems,
+    through,
 )
 from meshlink.mesh.naming import check_names
 from meshlink.mesh.server import LinkServer
@@ -126,7 +127,7 @@ class FanInLink(pulumi.ComponentResource):
         where = f"FanInLink {name!r}"
         model = _validated(where, args)
         problems: list[str] = []
-        prefix = model.object_prefix or default_prefix(name, problems)
+        prefix = model.object_prefix or prefix_or_problem(name, problems)
         issuer, ca_args, ca_problems = link_ca_problems(model.link_ca, model.leaf_lifetime)
         problems += ca_problems + _cross_part_problems(model, prefix)
         if problems:
@@ -168,11 +169,7 @@ class FanInLink(pulumi.ComponentResource):
                 issuer=issuer,
                 service_client_identities=self.admitted_identities,
             ),
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                providers=[model.server.provider],
-                depends_on=model.server.depends_on,
-            ),
+            opts=through(self, model.server),
         )
 
     def _declare_client(
@@ -196,9 +193,5 @@ class FanInLink(pulumi.ComponentResource):
                 issuer=issuer,
                 client_identity=client.client_identity,
             ),
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                providers=[client.provider],
-                depends_on=client.depends_on,
-            ),
+            opts=through(self, client),
         )

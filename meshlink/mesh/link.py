@@ -27,11 +27,12 @@ from meshlink.mesh.link_parts import (
     MeshLinkServerSettings,
     check_client_identity,
     client_part_problems,
-    default_prefix,
     issuer_of,
     link_ca_problems,
+    prefix_or_problem,
     server_part_problems,
     service_set_problems,
+    through,
 )
 from meshlink.mesh.naming import check_names
 from meshlink.mesh.server import LinkServer
@@ -138,7 +139,7 @@ class MeshLink(pulumi.ComponentResource):
                 where, [*error.problems, *service_set_problems(args)]
             ) from None
         problems: list[str] = []
-        prefix = model.object_prefix or default_prefix(name, problems)
+        prefix = model.object_prefix or prefix_or_problem(name, problems)
         issuer, ca_args, ca_problems = link_ca_problems(model.link_ca, model.leaf_lifetime)
         problems += ca_problems + _cross_part_problems(model, prefix)
         if problems:
@@ -172,11 +173,7 @@ class MeshLink(pulumi.ComponentResource):
                 issuer=issuer,
                 client_identity=model.client_identity,
             ),
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                providers=[model.client.provider],
-                depends_on=model.client.depends_on,
-            ),
+            opts=through(self, model.client),
         )
         self.server = LinkServer(
             f"{name}-server",
@@ -188,9 +185,5 @@ class MeshLink(pulumi.ComponentResource):
                 issuer=issuer,
                 allowed_client_identities=allowed,
             ),
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                providers=[model.server.provider],
-                depends_on=model.server.depends_on,
-            ),
+            opts=through(self, model.server),
         )

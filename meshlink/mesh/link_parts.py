@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator
 
 from meshlink.mesh.client_settings import ClientClusterArgs, ClientClusterSettings
+from meshlink.mesh.half import default_prefix
 from meshlink.mesh.half_plans import egress_namespace_problems
 from meshlink.mesh.naming import LinkNames
 from meshlink.mesh.server_settings import (
@@ -23,7 +24,7 @@ from meshlink.mesh.services import LinkedService, check_services, check_target_p
 from meshlink.pki import CertificateAuthority, CertificateAuthorityArgs, LinkIssuer
 from meshlink.pki.authority import CertificateAuthorityModel
 from meshlink.pki.leaf import LeafLifetime, leaf_outlives_issuer
-from meshlink.validation import check_dns1123_label, describe_validation_error
+from meshlink.validation import MeshlinkValidationError, describe_validation_error
 
 
 class MeshLinkClientArgs(ClientClusterArgs, total=False):
@@ -124,14 +125,22 @@ def service_set_problems(args: Any) -> list[str]:
     return check_services(services) + check_target_policies(services)
 
 
-def default_prefix(name: str, problems: list[str]) -> str:
+def prefix_or_problem(name: str, problems: list[str]) -> str:
     """The object prefix derived from the component name; empty (with a problem) when the
-    name is no DNS label."""
+    name is no DNS label, so that the other problems are still reported with it."""
     try:
-        return check_dns1123_label(name)
-    except ValueError as error:
-        problems.append(f"object_prefix: derived from the component name, but {error}; set it")
+        return default_prefix(name, where=name)
+    except MeshlinkValidationError as error:
+        problems += error.problems
         return ""
+
+
+def through(parent: pulumi.Resource, part: ThroughProvider) -> pulumi.ResourceOptions:
+    """A half's options: under ``parent``, through the part's provider, after its
+    ``depends_on`` (which holds back this half only)."""
+    return pulumi.ResourceOptions(
+        parent=parent, providers=[part.provider], depends_on=part.depends_on
+    )
 
 
 def link_ca_problems(

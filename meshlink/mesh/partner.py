@@ -41,6 +41,7 @@ from meshlink.argdocs import documents
 from meshlink.mesh.client import LinkClient
 from meshlink.mesh.client_settings import ClientClusterSettings, LinkClientSettings
 from meshlink.mesh.half import LinkCredential, default_prefix, fields_of
+from meshlink.mesh.link_parts import through
 from meshlink.mesh.partner_settings import (
     SIGNED_CERT_SETTING,
     PartnerLinkArgs,
@@ -220,9 +221,5 @@ class PartnerLink(pulumi.ComponentResource):
                 server_trust_bundle_pem=settings.endpoint.ca_bundle_pem,
                 **source,
             ),
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                providers=[settings.client.provider],
-                depends_on=settings.client.depends_on,
-            ),
+            opts=through(self, settings.client),
         )

@@ -1,16 +1,18 @@
 """The client team's stack: the client cluster, the private names of the linked services,
 and the egress side of the link.
 
-It reads the client certificate, its key and the trust bundle from the pki stack (the key
-stays a secret on the way) and the ingress address from the server stack. The server stack
-in turn needs this stack's NAT addresses for its allowlist, so the first ``pulumi up`` here
+It reads its client's certificate (``client_name``; ``client`` unless set), its key and
+the trust bundle from the pki stack (the key stays a secret on the way) and the ingress
+address from the server stack. The server stack in turn needs this stack's NAT addresses
+for its allowlist, so the first ``pulumi up`` here
 runs without ``server_stack``: it creates the network, the cluster and the egress side and
 exports ``nat_addresses``. Once the server stack is up, set ``server_stack`` and run
 ``pulumi up`` again to add the private DNS names that point at the ingress address.
 
 The preview fails, with one line per mismatch, when a linked FQDN is not in the pki
-stack's server certificate, or (once ``server_stack`` is set) a service's name, FQDN or
-link port is not what the server stack serves.
+stack's server certificate, the pki stack issued no certificate for ``client_name``, or
+(once ``server_stack`` is set) a service's name, FQDN or link port is not what the server
+stack serves, or the server does not admit this client to it.
 """
 
 import pulumi
@@ -30,7 +32,7 @@ from meshlink.mesh import LinkClient
 from meshlink.stack_outputs import StackOutputs
 
 config = load_client_config()
-pki_outputs = read_pki_stack(config.pki_stack)
+pki_outputs = read_pki_stack(config.pki_stack, config.client_name)
 server = (
     StackOutputs("server", config.server_stack, plain=SERVER_OUTPUTS_PLAIN)
     if config.server_stack
@@ -38,7 +40,13 @@ server = (
 )
 read = [ReadStack("pki", config.pki_stack, pki_outputs)]
 if server is not None:
-    read.append(ReadStack("server", server.stack_name, {"services": server.require("services")}))
+    read.append(
+        ReadStack(
+            "server",
+            server.stack_name,
+            {key: server.require(key) for key in ("services", "client_services")},
+        )
+    )
 check_link_contract(config.link_terms, namespace=config.namespace, read=read)
 
 side = config.client
@@ -77,7 +85,7 @@ if config.dns.google_apis != "none":
 link = LinkClient(
     config.link_name,
     config.link_client_args(
-        credential=credential_from(pki_outputs, "client"),
+        credential=credential_from(pki_outputs, config.client_name),
         server_trust_bundle_pem=pki_outputs["trust_bundle_pem"],
         cluster=cluster,
     ),

@@ -3,14 +3,16 @@ the link.
 
 It reads the server certificate, its key and the trust bundle from the pki stack; the key
 stays a secret on the way (``StackOutputs`` declares it secret, whatever the pki stack
-marked). The allowlist of the ingress gateway is the client cluster's NAT addresses, which
-the client team hands over (``pulumi stack output nat_addresses`` of the client stack) and
-which are set here as ``client_nat_addresses``: this stack cannot read them from the
-client stack, because the client stack needs this stack's ingress address first.
+marked). Each service's Gateway admits the identities of the clients (``clients``) that
+may use it; the allowlist of the ingress gateway is the union of the client clusters' NAT
+addresses, which each client team hands over (``pulumi stack output nat_addresses`` of its
+client stack): this stack cannot read them from the client stacks, because a client stack
+needs this stack's ingress address first.
 
 The preview fails, with one line per mismatch, when a linked FQDN is not in the pki
-stack's server certificate or the admitted client identity is not its client
-certificate's. The ``services`` output is what the client stack compares with its own.
+stack's server certificate or an admitted client identity is not the one the pki stack
+issued that client's certificate for. The ``services`` and ``client_services`` outputs
+are what each client stack compares with its own.
 """
 
 import pulumi
@@ -27,7 +29,7 @@ from meshlink.gcp import IngressAddress, IngressAddressArgs
 from meshlink.mesh import LinkServer
 
 config = load_server_config()
-pki_outputs = read_pki_stack(config.pki_stack)
+pki_outputs = read_pki_stack(config.pki_stack, "server")
 check_link_contract(
     config.link_terms,
     namespace=config.namespace,
@@ -63,4 +65,5 @@ pulumi.export("ingress_address", ingress.address)
 pulumi.export("source_ranges", ingress.source_ranges)
 pulumi.export("fqdns", [s.fqdn for s in config.services])
 pulumi.export("services", config.served_services)
+pulumi.export("client_services", config.client_services)
 pulumi.export("kubeconfig", cluster.kubeconfig)
