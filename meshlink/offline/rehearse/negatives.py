@@ -122,7 +122,7 @@ OUTSIDE_PINNED_SUITES = (
 
 
 @dataclass(frozen=True)
-class _IngressProbe:
+class IngressProbe:
     """One connection to the ingress, made when the case runs, and the reason its outcome
     must show."""
 
@@ -133,11 +133,19 @@ class _IngressProbe:
     note: str = ""
 
 
+def refused_for_its_san(outcome: ProbeOutcome, entries: Sequence[dict[str, str]]) -> bool:
+    """The certificate was trusted and the handshake done, then the Lua SAN check closed
+    the connection before any byte of the service reached the client."""
+    return any(
+        e.get("san_verdict") == "not-allowed" and e.get("bytes_to_client") == "0" for e in entries
+    )
+
+
 def _cert_error(*codes: int) -> Reason:
     return lambda o, e: _error_field(e, "cert_error") in {str(c) for c in codes}
 
 
-def _client_certificate_probes(layout: Layout, minted: Minted) -> list[_IngressProbe]:
+def _client_certificate_probes(layout: Layout, minted: Minted) -> list[IngressProbe]:
     """The control, then each client certificate the ingress must refuse."""
     plan, port, sni = layout.plan, layout.ingress_port, layout.plan.sni
 
@@ -145,29 +153,29 @@ def _client_certificate_probes(layout: Layout, minted: Minted) -> list[_IngressP
         return partial(tls_probe, port, sni=sni, credential=credential)
 
     return [
-        _IngressProbe(
+        IngressProbe(
             "the link's own client certificate (control)",
             presenting(plan.client),
             expect_refused=False,
             reason=lambda o, e: any(x.get("san_verdict") == "allowed" for x in e),
         ),
-        _IngressProbe(
+        IngressProbe(
             "no client certificate",
             presenting(None),
             reason=lambda o, e: "peer did not return a certificate" in _error_field(e, "ssl_error"),
         ),
-        _IngressProbe(
+        IngressProbe(
             "client certificate from another CA",
             presenting(minted.other_ca_client),
             reason=_cert_error(*UNTRUSTED),
             note=f"issued by {pki.describe_issuer(minted.other_ca_client.leaf)}",
         ),
-        _IngressProbe(
+        IngressProbe(
             "expired client certificate (real issuer)",
             presenting(minted.expired_client),
             reason=_cert_error(10),
         ),
-        _IngressProbe(
+        IngressProbe(
             "EKU serverAuth only (real issuer)",
             presenting(minted.server_auth_client),
             reason=_cert_error(26),
@@ -175,8 +183,8 @@ def _client_certificate_probes(layout: Layout, minted: Minted) -> list[_IngressP
     ]
 
 
-def _plaintext_probe(layout: Layout) -> _IngressProbe:
-    return _IngressProbe(
+def _plaintext_probe(layout: Layout) -> IngressProbe:
+    return IngressProbe(
         "plaintext TCP",
         partial(
             plain_probe,
@@ -193,12 +201,12 @@ def _plaintext_probe(layout: Layout) -> _IngressProbe:
     )
 
 
-def _protocol_version_cases(layout: Layout) -> list[_IngressProbe | CaseResult]:
+def _protocol_version_cases(layout: Layout) -> list[IngressProbe | CaseResult]:
     """TLS versions below the Gateway's minimum; TLS 1.1 is a finding, not a probe, where
     the minimum permits it."""
     plan, port, sni = layout.plan, layout.ingress_port, layout.plan.sni
     minimum = plan.min_version.replace("TLSV1_", "TLS 1.")
-    cases: list[_IngressProbe | CaseResult] = []
+    cases: list[IngressProbe | CaseResult] = []
     if TLS_VERSIONS.index(plan.min_version) <= TLS_VERSIONS.index("TLSV1_1"):
         # Not probed: this OpenSSL refuses TLS 1.1 at its default security level whatever
         # the setting, where Envoy would accept it; the Gateway's own setting is the finding.
@@ -217,7 +225,7 @@ def _protocol_version_cases(layout: Layout) -> list[_IngressProbe | CaseResult]:
             continue
         label = version.replace("TLSV1_", "TLS 1.")
         cases.append(
-            _IngressProbe(
+            IngressProbe(
                 f"{label} (minimum {minimum})",
                 partial(
                     tls_probe,
@@ -237,7 +245,7 @@ def _protocol_version_cases(layout: Layout) -> list[_IngressProbe | CaseResult]:
     return cases
 
 
-def _weak_suites_probes(layout: Layout) -> list[_IngressProbe]:
+def _weak_suites_probes(layout: Layout) -> list[IngressProbe]:
     """The link's own certificate, TLS 1.2, and only suites a pinned list leaves out: CBC
     suites and suites without ECDHE, all of which Envoy's default list accepts."""
     plan = layout.plan
@@ -245,7 +253,7 @@ def _weak_suites_probes(layout: Layout) -> list[_IngressProbe]:
         return []
     outside = [s for s in OUTSIDE_PINNED_SUITES if s not in plan.cipher_suites]
     return [
-        _IngressProbe(
+        IngressProbe(
             WEAK_SUITES_CASE,
             partial(
                 tls_probe,
@@ -265,22 +273,20 @@ def _weak_suites_probes(layout: Layout) -> list[_IngressProbe]:
     ]
 
 
-def _name_probes(layout: Layout, minted: Minted) -> list[_IngressProbe]:
+def _name_probes(layout: Layout, minted: Minted) -> list[IngressProbe]:
     """A client SAN the Gateway does not allow, and an SNI it does not serve."""
     plan, port, sni = layout.plan, layout.ingress_port, layout.plan.sni
     probes = [
-        _IngressProbe(
+        IngressProbe(
             "client SAN not allowed (real issuer)",
             partial(tls_probe, port, sni=sni, credential=minted.unlisted_san_client),
             note=f"presents {minted.unlisted_san}",
-            reason=lambda o, e: any(
-                x.get("san_verdict") == "not-allowed" and x.get("bytes_to_client") == "0" for x in e
-            ),
+            reason=refused_for_its_san,
         )
     ]
     if "*" not in plan.gateway_hosts:
         probes.append(
-            _IngressProbe(
+            IngressProbe(
                 "SNI not among the Gateway's hosts",
                 partial(tls_probe, port, sni=f"not-{sni}", credential=plan.client),
                 note=f"SNI not-{sni}, the link's own client certificate",
@@ -290,7 +296,7 @@ def _name_probes(layout: Layout, minted: Minted) -> list[_IngressProbe]:
     return probes
 
 
-def _run_ingress_probe(probe: _IngressProbe, log: LogWatch) -> CaseResult:
+def run_ingress_probe(probe: IngressProbe, log: LogWatch) -> CaseResult:
     outcome = probe.connect()
     entries = (
         log.for_client("ingress", outcome.client_port, timeout=LOG_WAIT)
@@ -309,7 +315,7 @@ def _run_ingress_probe(probe: _IngressProbe, log: LogWatch) -> CaseResult:
 
 def ingress_cases(layout: Layout, log: LogWatch, minted: Minted) -> list[CaseResult]:
     """Every ingress case, in the report's order; each probe connects when its turn comes."""
-    cases: list[_IngressProbe | CaseResult] = [
+    cases: list[IngressProbe | CaseResult] = [
         *_client_certificate_probes(layout, minted),
         _plaintext_probe(layout),
         *_protocol_version_cases(layout),
@@ -317,7 +323,7 @@ def ingress_cases(layout: Layout, log: LogWatch, minted: Minted) -> list[CaseRes
         *_name_probes(layout, minted),
     ]
     return [
-        case if isinstance(case, CaseResult) else _run_ingress_probe(case, log) for case in cases
+        case if isinstance(case, CaseResult) else run_ingress_probe(case, log) for case in cases
     ]
 
 

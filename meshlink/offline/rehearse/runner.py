@@ -15,6 +15,11 @@ from meshlink.offline.rehearse import pki, timing
 from meshlink.offline.rehearse.layout import Layout, haproxy_configs, link_notes, running_haproxy
 from meshlink.offline.rehearse.minting import mint_negatives
 from meshlink.offline.rehearse.negatives import egress_cases, ingress_cases
+from meshlink.offline.rehearse.other_clients import (
+    ClientCertificate,
+    client_certificates,
+    other_client_cases,
+)
 from meshlink.offline.rehearse.partner import PartnerLayout, rehearse_partner, running_stand_ins
 from meshlink.offline.rehearse.partner_plan import (
     PartnerPlan,
@@ -175,14 +180,20 @@ def _link_result(layout: Layout, mariadb_port: int) -> LinkResult:
 
 
 def _rehearse_link(
-    db: MariaDB, layout: Layout, ingress_log: LogWatch, egress_log: LogWatch
+    db: MariaDB,
+    layout: Layout,
+    ingress_log: LogWatch,
+    egress_log: LogWatch,
+    clients: Sequence[ClientCertificate],
 ) -> LinkResult:
     result = _link_result(layout, db.port)
     result.positive = positive_check(db, layout, ingress_log)
     minted = mint_negatives(layout.plan)
-    result.cases = ingress_cases(layout, ingress_log, minted) + egress_cases(
-        layout, egress_log, minted
-    )
+    result.cases = [
+        *ingress_cases(layout, ingress_log, minted),
+        *other_client_cases(layout, ingress_log, clients),
+        *egress_cases(layout, egress_log, minted),
+    ]
     return result
 
 
@@ -268,9 +279,10 @@ def rehearse(
                 ingress_log, egress_log = _start_haproxies(
                     stack, tools, workdir, layouts, db.port, say
                 )
+            clients = client_certificates(plans)
             for layout in layouts:
-                say(f"rehearsing {layout.plan.fqdn}")
-                results.append(_rehearse_link(db, layout, ingress_log, egress_log))
+                say(f"rehearsing {layout.plan.fqdn} from cluster {layout.plan.client_cluster!r}")
+                results.append(_rehearse_link(db, layout, ingress_log, egress_log, clients))
             if partner_layouts:
                 say("starting the partner stand-ins")
                 stand_in_log, partner_egress_log = stack.enter_context(
