@@ -8,15 +8,14 @@ from typing import Any
 
 import pytest
 
-from meshlink.offline.engine import OfflineMocks, OfflineRun
+from meshlink.offline.engine import OfflineRun
 from meshlink.validation import MeshlinkValidationError
 from tests.support.mesh import DELETE, of_kind
 from tests.test_stacks import (
-    NOW,
-    PKI_STACK,
     STACKS,
     edit_config,
     loaded_config,
+    run_server_stack,
     run_stack,
 )
 
@@ -31,17 +30,7 @@ def pki() -> OfflineRun:
 
 
 def _server(pki: OfflineRun, config: dict[str, str]) -> OfflineRun:
-    return run_stack(
-        STACKS / "server",
-        "prod",
-        config=config,
-        mocks=OfflineMocks(
-            now=NOW,
-            seed="meshlink-server/prod",
-            stack_references={PKI_STACK: pki.outputs},
-            secret_stack_outputs={PKI_STACK: pki.secret_outputs},
-        ),
-    )
+    return run_server_stack(pki, config=config)
 
 
 def _external(**target: Any) -> dict[str, str]:

@@ -35,6 +35,7 @@ from tests.test_stacks import (
     STACKS,
     edit_config,
     loaded_config,
+    run_server_stack,
     run_stack,
 )
 
@@ -220,17 +221,7 @@ def server(pki: OfflineRun) -> OfflineRun:
 def run_server(
     pki_outputs: dict[str, Any], *, pki: OfflineRun, config: dict[str, str] | None = None
 ) -> OfflineRun:
-    return run_stack(
-        STACKS / "server",
-        "prod",
-        config=config,
-        mocks=OfflineMocks(
-            now=NOW,
-            seed="meshlink-server/prod",
-            stack_references={PKI_STACK: pki_outputs},
-            secret_stack_outputs={PKI_STACK: pki.secret_outputs},
-        ),
-    )
+    return run_server_stack(pki, config=config, pki_outputs=pki_outputs)
 
 
 def run_client(

@@ -31,6 +31,7 @@ from tests.test_stacks import (
     edit_config,
     kubernetes_by_name,
     loaded_config,
+    run_server_stack,
     run_stack,
 )
 
@@ -85,17 +86,7 @@ def run_pki(config: dict[str, str] | None = None) -> OfflineRun:
 
 
 def run_server(pki: OfflineRun, config: dict[str, str] | None = None) -> OfflineRun:
-    return run_stack(
-        STACKS / "server",
-        "prod",
-        config=config,
-        mocks=OfflineMocks(
-            now=NOW,
-            seed="meshlink-server/prod",
-            stack_references={PKI_STACK: pki.outputs},
-            secret_stack_outputs={PKI_STACK: pki.secret_outputs},
-        ),
-    )
+    return run_server_stack(pki, config=config)
 
 
 def run_client(

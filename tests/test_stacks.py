@@ -129,19 +129,30 @@ def pki() -> OfflineRun:
     return run_stack(STACKS / "pki", "prod")
 
 
-@pytest.fixture(scope="module")
-def server(pki: OfflineRun) -> OfflineRun:
-    # The producer's secret marks are given as the engine would report them.
+def run_server_stack(
+    pki: OfflineRun,
+    *,
+    config: dict[str, str] | None = None,
+    pki_outputs: Mapping[str, Any] | None = None,
+) -> OfflineRun:
+    """The server stack reading ``pki`` (or ``pki_outputs`` in place of its outputs), with
+    the producer's secret marks as the engine would report them."""
     return run_stack(
         STACKS / "server",
         "prod",
+        config=config,
         mocks=OfflineMocks(
             now=NOW,
             seed="meshlink-server/prod",
-            stack_references={PKI_STACK: pki.outputs},
+            stack_references={PKI_STACK: pki.outputs if pki_outputs is None else pki_outputs},
             secret_stack_outputs={PKI_STACK: pki.secret_outputs},
         ),
     )
+
+
+@pytest.fixture(scope="module")
+def server(pki: OfflineRun) -> OfflineRun:
+    return run_server_stack(pki)
 
 
 @pytest.fixture(scope="module")
