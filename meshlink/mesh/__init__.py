@@ -25,7 +25,8 @@ from meshlink.mesh.gateways import EgressGateway, ExistingIngressGateway, Ingres
 from meshlink.mesh.half import LinkCredentialArgs, LinkOptionsArgs
 from meshlink.mesh.hardening import ClientNetworkPolicyArgs, ControlPlaneArgs, EgressPeerArgs
 from meshlink.mesh.identity import ClientIdentityArgs
-from meshlink.mesh.link import MeshLink, MeshLinkArgs, MeshLinkClientArgs, MeshLinkServerArgs
+from meshlink.mesh.link import MeshLink, MeshLinkArgs
+from meshlink.mesh.link_parts import MeshLinkClientArgs, MeshLinkServerArgs
 from meshlink.mesh.partner import PartnerLink
 from meshlink.mesh.partner_settings import PartnerEndpointArgs, PartnerLinkArgs, SignedByPartnerArgs
 from meshlink.mesh.readiness import CrdWaitTimeout, IstioCrdGate, IstioReadinessArgs

@@ -52,7 +52,7 @@ from meshlink.outputs import Registered, register_declared_outputs
 from meshlink.pki import CertificateAuthority, CertificateAuthorityArgs, LinkIssuer
 from meshlink.validation import MeshlinkValidationError, validate_args
 
-__all__ = ["MeshLink", "MeshLinkArgs", "MeshLinkClientArgs", "MeshLinkServerArgs"]
+__all__ = ["MeshLink", "MeshLinkArgs"]
 
 TYPE = "meshlink:index:MeshLink"
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from meshlink.mesh.common import RESERVED_PORTS, RESERVED_PORTS_TEXT
 from meshlink.mesh.half import LinkOptions, LinkOptionsArgs
 from meshlink.mesh.identity import ClientIdentity, ClientIdentityArgs
-from meshlink.mesh.link import MeshLinkClientArgs, MeshLinkClientSettings
+from meshlink.mesh.link_parts import MeshLinkClientArgs, MeshLinkClientSettings
 from meshlink.mesh.services import LinkedService
 from meshlink.mesh.targets import check_external_address
 from meshlink.pki import LinkIssuer
