@@ -17,6 +17,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from meshlink.mesh import MeshLink
+from meshlink.mesh.targets import ExternalTargetArgs
 from meshlink.pki import CertificateAuthority
 
 config = pulumi.Config()
@@ -26,7 +27,7 @@ server_kubeconfig = config.require_secret("server_kubeconfig")
 client = k8s.Provider("client", kubeconfig=client_kubeconfig, enable_secret_mutable=True)
 server = k8s.Provider("server", kubeconfig=server_kubeconfig, enable_secret_mutable=True)
 
-database = {"address": config.require("database_address"), "port": 3306}
+database: ExternalTargetArgs = {"address": config.require("database_address"), "port": 3306}
 database_tls = config.get_object("database_tls")
 if database_tls is not None:
     database["tls"] = database_tls
