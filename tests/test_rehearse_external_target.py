@@ -1,14 +1,14 @@
 """The rehearsal follows an ingress route to a target outside the server mesh: the
 ServiceEntry that declares the route's host gives the endpoint MariaDB plays; a route
-that would reach no endpoint is refused; TLS origination to the target is named as not
-rehearsed."""
+that would reach no endpoint is refused; TLS origination to the target is found with
+what verifies the target."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from meshlink.offline.rehearse.render import KubeObject
-from meshlink.offline.rehearse.wiring import route_target
+from meshlink.offline.rehearse.wiring import RouteEnd, TargetOrigination, route_target
 from tests.test_rehearse_wiring_steps import (
     FQDN,
     bound_virtual_service,
@@ -38,7 +38,7 @@ def service_entry(**spec: Any) -> KubeObject:
     return obj("server", "ServiceEntry", "istio-ingress", "target", {**base, **spec})
 
 
-def follow(*extra: KubeObject) -> tuple[str | None, list[str], list[str]]:
+def follow(*extra: KubeObject) -> tuple[RouteEnd | None, list[str], list[str]]:
     render = render_of(
         ingress_gateway("edge", [mutual_server([FQDN])]),
         bound_virtual_service([ROUTE], gateways=["istio-ingress/edge"]),
@@ -54,15 +54,16 @@ def test_a_static_entry_gives_its_endpoint_address_and_port() -> None:
     target, problems, notes = follow(service_entry())
     assert problems == [] and notes == []
     assert target is not None
-    assert target.startswith("10.20.0.5:3306 (ServiceEntry istio-ingress/target")
-    assert "resolution STATIC" in target
+    assert target.description.startswith("10.20.0.5:3306 (ServiceEntry istio-ingress/target")
+    assert "resolution STATIC" in target.description
+    assert target.tls is None
 
 
 def test_an_endpoint_port_named_after_the_service_port_wins() -> None:
     entry = service_entry(endpoints=[{"address": "10.20.0.5", "ports": {"tcp-target": 13307}}])
     target, problems, _ = follow(entry)
     assert problems == []
-    assert target is not None and target.startswith("10.20.0.5:13307 ")
+    assert target is not None and target.description.startswith("10.20.0.5:13307 ")
 
 
 def test_a_dns_entry_without_endpoints_resolves_its_host_and_says_so() -> None:
@@ -79,7 +80,7 @@ def test_a_dns_entry_without_endpoints_resolves_its_host_and_says_so() -> None:
     notes: list[str] = []
     _, target = route_target(render, only_server(render), FQDN, 13306, problems, notes)
     assert problems == []
-    assert target is not None and target.startswith("db.corp.example.com:3306 ")
+    assert target is not None and target.description.startswith("db.corp.example.com:3306 ")
     assert notes == [f"{entry.ref}: the gateway resolves db.corp.example.com by DNS; not rehearsed"]
 
 
@@ -114,7 +115,7 @@ def test_a_static_entry_without_endpoints_gives_no_address() -> None:
     assert problems[0].startswith(f"{entry.ref}: resolution STATIC with no endpoint address")
 
 
-def test_tls_origination_to_the_target_is_noted_as_not_rehearsed() -> None:
+def test_tls_origination_to_the_target_is_found_with_what_verifies_it() -> None:
     rule = obj(
         "server",
         "DestinationRule",
@@ -127,19 +128,30 @@ def test_tls_origination_to_the_target_is_noted_as_not_rehearsed() -> None:
                 "portLevelSettings": [
                     {
                         "port": {"number": 3306},
-                        "tls": {"mode": "SIMPLE", "credentialName": "target-ca"},
+                        "tls": {
+                            "mode": "SIMPLE",
+                            "credentialName": "target-ca",
+                            "sni": "db.corp.example.com",
+                            "subjectAltNames": ["db.corp.example.com"],
+                        },
                     }
                 ]
             },
         },
     )
     target, problems, notes = follow(service_entry(), rule)
-    assert problems == []
-    assert target is not None and target.startswith("10.20.0.5:3306 ")
-    (note,) = notes
-    assert note.startswith(f"{rule.ref} trafficPolicy.portLevelSettings[0].tls: ")
-    assert "originates SIMPLE TLS" in note and "Secret target-ca" in note
-    assert "NOT rehearsed" in note
+    assert problems == [] and notes == []
+    assert target is not None and target.description.startswith("10.20.0.5:3306 ")
+    assert target.tls == TargetOrigination(
+        rule=rule,
+        setting="trafficPolicy.portLevelSettings[0].tls",
+        mode="SIMPLE",
+        address="10.20.0.5",
+        port=3306,
+        credential_name="target-ca",
+        sni="db.corp.example.com",
+        subject_alt_names=("db.corp.example.com",),
+    )
 
 
 def test_a_tls_rule_for_another_port_is_not_an_origination_to_the_target() -> None:
@@ -155,8 +167,9 @@ def test_a_tls_rule_for_another_port_is_not_an_origination_to_the_target() -> No
             },
         },
     )
-    _, problems, notes = follow(service_entry(), rule)
+    target, problems, notes = follow(service_entry(), rule)
     assert problems == [] and notes == []
+    assert target is not None and target.tls is None
 
 
 def test_a_mesh_service_host_is_reported_as_the_route_names_it() -> None:
@@ -170,4 +183,4 @@ def test_a_mesh_service_host_is_reported_as_the_route_names_it() -> None:
     )
     problems: list[str] = []
     _, target = route_target(render, only_server(render), FQDN, 13306, problems, [])
-    assert (target, problems) == ("mysql.db.svc.cluster.local:3306", [])
+    assert (target, problems) == (RouteEnd("mysql.db.svc.cluster.local:3306"), [])

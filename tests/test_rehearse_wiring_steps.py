@@ -11,6 +11,7 @@ from meshlink.offline.rehearse.render import KubeObject, Render
 from meshlink.offline.rehearse.wiring import (
     GatewayServer,
     Origination,
+    RouteEnd,
     check_gateway_tls,
     check_link_port,
     check_origination,
@@ -368,7 +369,7 @@ def test_route_target_is_the_first_tcp_route_destination() -> None:
     problems: list[str] = []
     virtual_service, target = route_target(render, only_server(render), FQDN, 13306, problems, [])
     assert virtual_service == "VirtualService istio-ingress/link (cluster 'server')"
-    assert target == "mysql.db.svc.cluster.local:3306"
+    assert target == RouteEnd("mysql.db.svc.cluster.local:3306")
     assert problems == []
 
 

@@ -5,12 +5,19 @@ The database is not a pod of the server mesh: the server's ingress gateway sends
 link's traffic to ``database_address:3306`` through a ServiceEntry meshlink declares in
 the gateway's namespace. Restrict who reaches the database in its own network (Cloud SQL
 authorized networks, firewall rules): mesh policies cannot guard a host outside the mesh.
+
+A database that requires TLS takes the optional config ``database_tls``:
+``{ca_bundle_pem: <the CA certificate(s) that verify it>, subject_alt_names: [<a name its
+certificate carries>]}`` (an IP address needs ``subject_alt_names``). The ingress gateway
+then originates TLS to it (README, "Targets outside the server mesh"). Unset, it is
+reached in plain TCP inside the server network.
 """
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from meshlink.mesh import MeshLink
+from meshlink.mesh.targets import ExternalTargetArgs
 from meshlink.pki import CertificateAuthority
 
 config = pulumi.Config()
@@ -19,6 +26,11 @@ server_kubeconfig = config.require_secret("server_kubeconfig")
 
 client = k8s.Provider("client", kubeconfig=client_kubeconfig, enable_secret_mutable=True)
 server = k8s.Provider("server", kubeconfig=server_kubeconfig, enable_secret_mutable=True)
+
+database: ExternalTargetArgs = {"address": config.require("database_address"), "port": 3306}
+database_tls = config.get_object("database_tls")
+if database_tls is not None:
+    database["tls"] = database_tls
 
 ca = CertificateAuthority("link-ca", {"subject": {"common_name": "Orders link root CA"}})
 
@@ -31,10 +43,8 @@ link = MeshLink(
                 "fqdn": "mysql.link.internal.example.com",
                 "app_port": 3306,
                 "link_port": 13306,
-                # In place of target_host/target_port. A target that requires TLS adds
-                # tls: {ca_bundle_pem, subject_alt_names}; the gateway then originates TLS
-                # to it (README, "Targets outside the server mesh").
-                "target_external": {"address": config.require("database_address"), "port": 3306},
+                # In place of target_host/target_port.
+                "target_external": database,
             }
         ],
         "client": {

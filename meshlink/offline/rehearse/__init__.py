@@ -18,6 +18,7 @@ import json
 import signal
 import sys
 import threading
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
@@ -61,12 +62,25 @@ def _parser() -> argparse.ArgumentParser:
             "key; repeat it for each partner"
         ),
     )
+    parser.add_argument(
+        "--target",
+        metavar="ADDRESS=CERT.pem,KEY.pem",
+        action="append",
+        default=[],
+        type=partial(_stand_in, flag="--target"),
+        help=(
+            "a stand-in for the external target at ADDRESS (its ServiceEntry endpoint), "
+            "which speaks TLS: a server certificate the target's CA signed (with any "
+            "intermediates), and its key; without it such a target is played in plain TCP; "
+            "repeat it for each target"
+        ),
+    )
     return parser
 
 
-def _stand_in(value: str) -> StandIn:
+def _stand_in(value: str, flag: str = "--partner") -> StandIn:
     try:
-        return parse_stand_in(value)
+        return parse_stand_in(value, flag=flag)
     except StandInError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -98,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     progress = None if args.json else (lambda m: print(f"... {m}", file=sys.stderr, flush=True))
     try:
-        report = rehearse(args.render_dir, progress=progress, partners=args.partner)
+        report = rehearse(
+            args.render_dir, progress=progress, partners=args.partner, targets=args.target
+        )
     except WiringError as error:
         _fail(args.json, "wiring", str(error), list(error.problems))
         return EXIT_REFUSED

@@ -37,7 +37,8 @@ INGRESS_SESSION_LOG = (
     "meshlink event=session side=ingress link=%f client=%ci:%cp "
     "sni=%{+Q}[ssl_fc_sni] tls=%sslv verify=%[ssl_c_verify] "
     "san_verdict=%{+Q}[var(sess.meshlink_san_verdict)] "
-    "client_sans=%{+Q}[var(sess.meshlink_client_sans)] state=%ts bytes_to_client=%B"
+    "client_sans=%{+Q}[var(sess.meshlink_client_sans)] state=%ts bytes_to_client=%B "
+    "target_ssl_error=%{+Q}[ssl_bc_err_str]"
 )
 INGRESS_ERROR_LOG = (
     "meshlink event=error side=ingress link=%f client=%ci:%cp "
@@ -211,6 +212,15 @@ def render_client_san_lua(allowed: Mapping[str, Sequence[str]]) -> str:
 
 
 @dataclass(frozen=True)
+class TargetTLS:
+    """The DestinationRule's TLS origination from the ingress gateway to a target."""
+
+    ca_file: Path
+    sni: str
+    verify_host: str | None
+
+
+@dataclass(frozen=True)
 class IngressFrontend:
     """One MUTUAL Gateway server, listening on a loopback port."""
 
@@ -224,6 +234,7 @@ class IngressFrontend:
     hosts: tuple[str, ...]
     cipher_suites: tuple[str, ...] = ()
     allowed_sans: tuple[str, ...] = ()
+    target_tls: TargetTLS | None = None
 
 
 @dataclass(frozen=True)
@@ -239,11 +250,22 @@ class EgressFrontend:
     verify_host: str
 
 
+@dataclass(frozen=True)
+class TargetFrontend:
+    """A target that speaks TLS: terminates it with ``crt``, plain TCP to ``backend_port``."""
+
+    name: str
+    port: int
+    crt: Path
+    backend_port: int
+
+
 @dataclass
 class HaproxyConfig:
     lua: Path | None = None
     ingress: list[IngressFrontend] = field(default_factory=list)
     egress: list[EgressFrontend] = field(default_factory=list)
+    targets: list[TargetFrontend] = field(default_factory=list)
 
     def text(self) -> str:
         return render_config(self)
@@ -306,7 +328,32 @@ def _ingress_section(fe: IngressFrontend) -> list[str]:
         f"    default_backend {_q(fe.name)}_target",
         "",
         f"backend {_q(fe.name)}_target",
-        f"    server target 127.0.0.1:{fe.backend_port}",
+        # One attempt: a refused target must show as refused, not as a retry later.
+        "    retries 0",
+        f"    server target 127.0.0.1:{fe.backend_port}{_target_tls(fe.target_tls)}",
+        "",
+    ]
+
+
+def _target_tls(tls: TargetTLS | None) -> str:
+    if tls is None:
+        return ""
+    out = f" ssl verify required ca-file {_q(str(tls.ca_file))}"
+    if tls.sni:
+        out += f" sni str({_q(tls.sni)})"
+    if tls.verify_host:
+        out += f" verifyhost {_q(tls.verify_host)}"
+    return out
+
+
+def _target_section(target: TargetFrontend) -> list[str]:
+    return [
+        f"frontend {_q(target.name)}",
+        f"    bind 127.0.0.1:{target.port} ssl crt {_q(str(target.crt))}",
+        f"    default_backend {_q(target.name)}_mariadb",
+        "",
+        f"backend {_q(target.name)}_mariadb",
+        f"    server mariadb 127.0.0.1:{target.backend_port}",
         "",
     ]
 
@@ -338,4 +385,6 @@ def render_config(config: HaproxyConfig) -> str:
         out += _ingress_section(fe)
     for eg in config.egress:
         out += _egress_section(eg)
+    for target in config.targets:
+        out += _target_section(target)
     return "\n".join(out)

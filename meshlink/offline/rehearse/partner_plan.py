@@ -41,13 +41,14 @@ class StandIn:
     source: str
 
 
-def parse_stand_in(value: str) -> StandIn:
-    """``HOST=CERT.pem,KEY.pem``: the certificate (and any intermediates) and its key."""
+def parse_stand_in(value: str, *, flag: str = "--partner") -> StandIn:
+    """``HOST=CERT.pem,KEY.pem``: the certificate (and any intermediates) and its key;
+    ``flag`` names the option it came from in errors."""
     host, _, files = value.partition("=")
     cert_path, _, key_path = files.partition(",")
     if not host or not cert_path or not key_path:
-        raise StandInError(f"--partner {value!r}: expected HOST=CERT.pem,KEY.pem")
-    where = f"--partner {host}"
+        raise StandInError(f"{flag} {value!r}: expected HOST=CERT.pem,KEY.pem")
+    where = f"{flag} {host}"
     try:
         cert_text = Path(cert_path).read_text()
         key_text = Path(key_path).read_text()
@@ -83,7 +84,7 @@ def _served(render: Render, origination: Origination, sni: str) -> bool:
     return any(any_host_matches(s.hosts, lookup) for s in gateway_servers(render, mode="MUTUAL"))
 
 
-def _names_match(cert: pki.x509.Certificate, wanted: Sequence[str]) -> bool:
+def names_match(cert: pki.x509.Certificate, wanted: Sequence[str]) -> bool:
     sans = pki.subject_alt_names(cert)
     return any(
         pki.normalise_san(s) == pki.normalise_san(n) or pki.dns_name_matches(s, n)
@@ -92,7 +93,7 @@ def _names_match(cert: pki.x509.Certificate, wanted: Sequence[str]) -> bool:
     )
 
 
-def _issued_under(
+def issued_under(
     chain: Sequence[pki.x509.Certificate], trust: Sequence[pki.x509.Certificate]
 ) -> bool:
     """Whether ``chain`` (leaf first) is signed link by link up to one of ``trust``."""
@@ -120,17 +121,17 @@ def _plan_one(
         return None
     partner_ca = client.credential.trust
     where = f"--partner {stand_in.host}: {stand_in.source}"
-    if not _issued_under(stand_in.chain, partner_ca):
+    if not issued_under(stand_in.chain, partner_ca):
         problems.append(
             f"{where} is not signed by the partner CA the render trusts (ca.crt of "
             f"{client.secret}); give a server certificate that CA signed"
         )
-    if asked.server_names and not _names_match(stand_in.chain[0], asked.server_names):
+    if asked.server_names and not names_match(stand_in.chain[0], asked.server_names):
         problems.append(
             f"{where} carries {pki.subject_alt_names(stand_in.chain[0])}, none of the names "
             f"{asked.server_names} that {origination.ref} requires"
         )
-    if not _issued_under(client.credential.chain, partner_ca):
+    if not issued_under(client.credential.chain, partner_ca):
         problems.append(
             f"{client.secret}: the client certificate is not signed by the partner CA in its "
             "ca.crt; the stand-in admits only client certificates under that CA"

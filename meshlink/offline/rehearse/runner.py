@@ -9,6 +9,7 @@ import shutil
 import ssl
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from meshlink.offline.rehearse import pki, timing
@@ -39,6 +40,8 @@ from meshlink.offline.rehearse.results import (
     RehearsalReport,
     TimingResult,
 )
+from meshlink.offline.rehearse.target_cases import target_cases
+from meshlink.offline.rehearse.target_plan import TargetStandInPlan, plan_target_stand_ins
 from meshlink.offline.rehearse.wiring import LinkPlan, WiringError, plan_links
 
 __all__ = [
@@ -191,6 +194,7 @@ def _rehearse_link(
     minted = mint_negatives(layout.plan)
     result.cases = [
         *ingress_cases(layout, ingress_log, minted),
+        *target_cases(layout, ingress_log),
         *other_client_cases(layout, ingress_log, clients),
         *egress_cases(layout, egress_log, minted),
     ]
@@ -210,7 +214,13 @@ def _start_haproxies(
     ingress_cfg, egress_cfg = haproxy_configs(layouts, workdir, mariadb_port)
     say("starting the ingress and egress HAProxies")
     ingress_log = stack.enter_context(
-        running_haproxy(tools, "ingress", ingress_cfg, workdir, [x.ingress_port for x in layouts])
+        running_haproxy(
+            tools,
+            "ingress",
+            ingress_cfg,
+            workdir,
+            [p for x in layouts for p in x.ingress_process_ports],
+        )
     )
     egress_log = stack.enter_context(
         running_haproxy(
@@ -224,25 +234,54 @@ def _start_haproxies(
     return ingress_log, egress_log
 
 
-def _plan_all(
-    render: Render, stand_ins: Sequence[StandIn]
-) -> tuple[list[LinkPlan], list[PartnerPlan]]:
-    """The meshlink links and the partner endpoints, or one :class:`WiringError` with the
-    problems of both."""
+@dataclass
+class _Plans:
+    links: list[LinkPlan]
+    targets: list[TargetStandInPlan | None]
+    """The stand-in of each link's TLS target, in the order of ``links``."""
+    partners: list[PartnerPlan]
+
+
+def _plan_all(render: Render, partners: Sequence[StandIn], targets: Sequence[StandIn]) -> _Plans:
+    """The meshlink links, their TLS targets' stand-ins and the partner endpoints, or one
+    :class:`WiringError` with the problems of all."""
     problems: list[str] = []
     partner_plans: list[PartnerPlan] = []
     plans: list[LinkPlan] = []
+    target_plans: list[TargetStandInPlan | None] = []
     try:
-        partner_plans = plan_partner_links(render, {s.host: s for s in stand_ins})
+        partner_plans = plan_partner_links(render, {s.host: s for s in partners})
     except WiringError as error:
         problems += error.problems
     try:
         plans = plan_links(render, partner_hosts=partner_hosts(render))
+        target_plans = plan_target_stand_ins(render, plans, {s.host: s for s in targets})
     except WiringError as error:
         problems += error.problems
     if problems:
         raise WiringError(problems)
-    return plans, partner_plans
+    return _Plans(plans, target_plans, partner_plans)
+
+
+def _layouts(plans: _Plans) -> tuple[int, list[Layout], list[PartnerLayout]]:
+    """MariaDB's port and every link's listeners, on free loopback ports."""
+    extra = Layout.TARGET_PORTS
+    count = 4 * (len(plans.links) + len(plans.partners))
+    ports = free_ports(1 + count + extra * sum(t is not None for t in plans.targets))
+    mariadb_port, link_ports, target_ports = ports[0], ports[1 : 1 + count], ports[1 + count :]
+    layouts = []
+    for i, (plan, target) in enumerate(zip(plans.links, plans.targets, strict=True)):
+        layout = Layout(i, plan, *link_ports[4 * i : 4 * i + 4])
+        if target is not None:
+            layout.target = target
+            taken, target_ports = target_ports[:extra], target_ports[extra:]
+            layout.target_port, layout.impostor_ingress_port, layout.impostor_target_port = taken
+        layouts.append(layout)
+    partner_layouts = [
+        PartnerLayout(i, plan, *link_ports[4 * i : 4 * i + 4])
+        for i, plan in enumerate(plans.partners, start=len(plans.links))
+    ]
+    return mariadb_port, layouts, partner_layouts
 
 
 def rehearse(
@@ -251,35 +290,32 @@ def rehearse(
     with_timing: bool = True,
     progress: Callable[[str], None] | None = None,
     partners: Sequence[StandIn] = (),
+    targets: Sequence[StandIn] = (),
 ) -> RehearsalReport:
-    """Rehearse every link of a render; ``partners`` play the partner endpoints. Wiring
-    errors and missing tools raise before anything starts; everything started is stopped,
-    and the work directory removed."""
+    """Rehearse every link of a render; ``partners`` play the partner endpoints,
+    ``targets`` the external targets that speak TLS (by endpoint address). Wiring errors
+    and missing tools raise before anything starts; everything started is stopped, and
+    the work directory removed."""
     say = progress or (lambda _: None)
     render = load_render(Path(render_dir))
-    plans, partner_plans = _plan_all(render, partners)
+    plans = _plan_all(render, partners, targets)
     tools = find_tools()
     versions = _versions(tools)
     workdir = Path(tempfile.mkdtemp(prefix="meshlink-rehearse-"))
     try:
         os.chmod(workdir, 0o700)
-        ports = free_ports(1 + 4 * (len(plans) + len(partner_plans)))
-        layouts = [Layout(i, plan, *ports[1 + 4 * i : 5 + 4 * i]) for i, plan in enumerate(plans)]
-        partner_layouts = [
-            PartnerLayout(i, plan, *ports[1 + 4 * i : 5 + 4 * i])
-            for i, plan in enumerate(partner_plans, start=len(plans))
-        ]
+        mariadb_port, layouts, partner_layouts = _layouts(plans)
         results: list[LinkResult] = []
         measured: TimingResult | None = None
         with contextlib.ExitStack() as stack:
             (workdir / "mariadb").mkdir()
             say("starting MariaDB")
-            db = stack.enter_context(MariaDB(tools, workdir / "mariadb", ports[0]).running())
+            db = stack.enter_context(MariaDB(tools, workdir / "mariadb", mariadb_port).running())
             if layouts:
                 ingress_log, egress_log = _start_haproxies(
                     stack, tools, workdir, layouts, db.port, say
                 )
-            clients = client_certificates(plans)
+            clients = client_certificates(plans.links)
             for layout in layouts:
                 say(f"rehearsing {layout.plan.fqdn} from cluster {layout.plan.client_cluster!r}")
                 results.append(_rehearse_link(db, layout, ingress_log, egress_log, clients))

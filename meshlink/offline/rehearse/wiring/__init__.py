@@ -21,6 +21,7 @@ from meshlink.offline.rehearse.wiring.checks import (
     check_service_entry,
     cross_check,
 )
+from meshlink.offline.rehearse.wiring.external import RouteEnd, TargetOrigination
 from meshlink.offline.rehearse.wiring.objects import (
     GatewayServer,
     Origination,
@@ -44,6 +45,8 @@ __all__ = [
     "Issuer",
     "LinkPlan",
     "Origination",
+    "RouteEnd",
+    "TargetOrigination",
     "WiringError",
     "check_gateway_tls",
     "check_link_port",
@@ -91,6 +94,8 @@ class LinkPlan:
     target: str
     client_issuer: Issuer
     server_issuer: Issuer
+    target_tls: TargetOrigination | None = None
+    """The TLS the ingress gateway originates to an external target, if it does."""
     notes: list[str] = field(default_factory=list)
 
 
@@ -154,7 +159,8 @@ def _plan_one(render: Render, origination: Origination, problems: list[str]) -> 
         server_secret=server_secret,
         server=server_credential,
         virtual_service=virtual_service,
-        target=target,
+        target=target.description,
+        target_tls=target.tls,
         client_issuer=client_issuer,
         server_issuer=server_issuer,
         notes=notes,

@@ -24,6 +24,7 @@ DestinationRule reference
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from meshlink.offline.rehearse.render import KubeObject, Render
@@ -40,6 +41,36 @@ NEVER_RESOLVES = ".invalid"
 give such a route host an endpoint."""
 
 ORIGINATED_TLS_MODES = frozenset({"SIMPLE", "MUTUAL"})
+
+
+@dataclass(frozen=True)
+class TargetOrigination:
+    """The TLS the ingress gateway originates to an external target: the rule that says
+    so, the target's endpoint, and what the gateway verifies it with."""
+
+    rule: KubeObject
+    setting: str
+    """Where in the rule the TLS settings are (``trafficPolicy.tls`` or a port's)."""
+    mode: str
+    address: str
+    port: int
+    credential_name: str
+    """The Secret, in the rule's namespace, whose ``cacert`` verifies the target."""
+    sni: str
+    subject_alt_names: tuple[str, ...]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.rule.ref} {self.setting}"
+
+
+@dataclass(frozen=True)
+class RouteEnd:
+    """Where the ingress gateway sends a link's traffic, as the rehearsal reports it, and
+    the TLS it originates to get there (None for plain TCP or a Service of the mesh)."""
+
+    description: str
+    tls: TargetOrigination | None = None
 
 
 def _visible(obj: KubeObject, namespaces: Sequence[str]) -> bool:
@@ -138,11 +169,10 @@ def follow_to_endpoint(
     where: str,
     problems: list[str],
     notes: list[str],
-) -> str | None:
+) -> RouteEnd | None:
     """Where the ingress gateway in ``namespaces`` of ``cluster`` sends a route to
-    ``host:port``, as the rehearsal reports it; None (with a problem) when it would
-    send it nowhere. A host no ServiceEntry declares is a Service of the mesh, named as
-    the route names it."""
+    ``host:port``; None (with a problem) when it would send it nowhere. A host no
+    ServiceEntry declares is a Service of the mesh, named as the route names it."""
     entry = _service_entry(render, cluster, host, namespaces)
     if entry is None:
         if host.lower().rstrip(".").endswith(NEVER_RESOLVES):
@@ -152,7 +182,7 @@ def follow_to_endpoint(
                 f"{NEVER_RESOLVES} never resolves; the ingress gateway would have no endpoint"
             )
             return None
-        return f"{host}:{port if port else '(service port)'}"
+        return RouteEnd(f"{host}:{port if port else '(service port)'}")
     entry_port = _entry_port(entry, port, where, problems)
     if entry_port is None:
         return None
@@ -168,16 +198,22 @@ def follow_to_endpoint(
     if resolution == "DNS":
         notes.append(f"{entry.ref}: the gateway resolves {address} by DNS; not rehearsed")
     originated = _originated_tls(render, cluster, host, service_port, namespaces)
+    tls = None
     if originated is not None:
-        rule, setting, tls = originated
-        notes.append(
-            f"{rule.ref} {setting}: the ingress gateway originates {tls.get('mode')} TLS to "
-            f"the target, verified with Secret {tls.get('credentialName', '(none)')}; NOT "
-            "rehearsed: a stand-in target would need a certificate from the target's CA, "
-            "whose key the render does not hold, so MariaDB plays the target in plain TCP"
+        rule, setting, settings = originated
+        tls = TargetOrigination(
+            rule=rule,
+            setting=setting,
+            mode=str(settings.get("mode")).upper(),
+            address=address,
+            port=endpoint_port,
+            credential_name=str(settings.get("credentialName") or ""),
+            sni=str(settings.get("sni") or ""),
+            subject_alt_names=tuple(as_strings(settings.get("subjectAltNames"))),
         )
     location = str(entry.spec.get("location") or "MESH_EXTERNAL")
-    return (
+    return RouteEnd(
         f"{address}:{endpoint_port} ({entry.ref}, resolution {resolution}, "
-        f"{location.lower().replace('_', ' ')})"
+        f"{location.lower().replace('_', ' ')})",
+        tls,
     )

@@ -13,7 +13,7 @@ from meshlink.offline.rehearse.wiring.checks import (
     tls_version_settings,
 )
 from meshlink.offline.rehearse.wiring.credentials import read_credential
-from meshlink.offline.rehearse.wiring.external import follow_to_endpoint
+from meshlink.offline.rehearse.wiring.external import RouteEnd, follow_to_endpoint
 from meshlink.offline.rehearse.wiring.objects import (
     GatewayServer,
     Origination,
@@ -237,7 +237,7 @@ def route_target(
     link_port: int,
     problems: list[str],
     notes: list[str],
-) -> tuple[str, str | None]:
+) -> tuple[str, RouteEnd | None]:
     """The VirtualService bound to the Gateway for the link host, and where its tcp:
     route sends the terminated traffic: a Service of the server mesh, or the endpoint of
     the ServiceEntry that declares the route's host (None when it sends it nowhere)."""
