@@ -16,8 +16,7 @@ reached in plain TCP inside the server network.
 import pulumi
 import pulumi_kubernetes as k8s
 
-from meshlink.mesh import MeshLink
-from meshlink.mesh.targets import ExternalTargetArgs
+from meshlink.mesh import ExternalTargetArgs, MeshLink
 from meshlink.pki import CertificateAuthority
 
 config = pulumi.Config()

@@ -33,6 +33,7 @@ from meshlink.mesh.readiness import CrdWaitTimeout, IstioCrdGate, IstioReadiness
 from meshlink.mesh.server import LinkServer
 from meshlink.mesh.server_settings import LinkServerArgs, ServerClusterArgs, ServerTlsArgs
 from meshlink.mesh.services import LinkedServiceArgs
+from meshlink.mesh.targets import ExternalTargetArgs, ExternalTargetTlsArgs
 
 __all__ = [
     "ClientClusterArgs",
@@ -46,6 +47,8 @@ __all__ = [
     "ExistingIngressGateway",
     "ExistingIngressGatewayArgs",
     "ExistingIngressGatewaySettingsArgs",
+    "ExternalTargetArgs",
+    "ExternalTargetTlsArgs",
     "FanInClientArgs",
     "FanInLink",
     "FanInLinkArgs",
