@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -76,14 +77,45 @@ def find_tools() -> Tools:
     return Tools(**{k: v for k, v in found.items() if v is not None})
 
 
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST_PORT = 10000
+
+
+def ephemeral_port_range() -> range:
+    """The ports the kernel hands out to outgoing connections (Linux's default when the
+    setting cannot be read)."""
+    try:
+        low, high = (int(v) for v in EPHEMERAL_RANGE_FILE.read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
+
 def free_ports(count: int) -> list[int]:
-    """Distinct free loopback ports, held open together so none is handed out twice."""
+    """Distinct free loopback ports below the ephemeral range, held open together so none
+    is handed out twice. Below it, because a port is chosen here before its server binds
+    it, and in between, any outgoing connection of the run (a probe, HAProxy, a client)
+    could be given that very port by the kernel if it were an ephemeral one."""
+    ephemeral = ephemeral_port_range()
+    candidates = list(range(LOWEST_PORT, ephemeral.start))
+    random.shuffle(candidates)
     held: list[socket.socket] = []
     try:
-        for _ in range(count):
+        for port in candidates:
+            if len(held) == count:
+                break
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                sock.close()
+                continue
             held.append(sock)
+        if len(held) < count:
+            raise ProcessError(
+                f"only {len(held)} of {count} loopback ports are free between {LOWEST_PORT} "
+                f"and {ephemeral.start - 1}"
+            )
         return [s.getsockname()[1] for s in held]
     finally:
         for sock in held:
