@@ -297,9 +297,10 @@ def _name_probes(layout: Layout, minted: Minted) -> list[IngressProbe]:
 
 
 def run_ingress_probe(probe: IngressProbe, log: LogWatch) -> CaseResult:
+    mark = log.mark()
     outcome = probe.connect()
     entries = (
-        log.for_client("ingress", outcome.client_port, timeout=LOG_WAIT)
+        log.for_client("ingress", outcome.client_port, since=mark, timeout=LOG_WAIT)
         if outcome.connected
         else []
     )
@@ -347,11 +348,12 @@ def egress_cases(layout: Layout, log: LogWatch, minted: Minted) -> list[CaseResu
     ]
     for title, credential, expect_refused, alert_ok in cases:
         decoy = DecoyServer(credential, layout.decoy_port)
+        mark = log.mark()
         with decoy.running():
             outcome = plain_probe(layout.decoy_egress_port, payload=None, wait=3.0)
             seen = decoy.wait_for_connection(1, timeout=LOG_WAIT)
         entries = (
-            log.for_client("egress", outcome.client_port, timeout=LOG_WAIT)
+            log.for_client("egress", outcome.client_port, since=mark, timeout=LOG_WAIT)
             if outcome.connected
             else []
         )

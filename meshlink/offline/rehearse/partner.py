@@ -156,8 +156,9 @@ def _stand_in_case(
 ) -> CaseResult:
     """One connection to the stand-in; ``refused_because`` is None for the control, else
     the reason the stand-in's log must give."""
+    mark = log.mark()
     outcome = connect()
-    entries = log.for_client("ingress", outcome.client_port, timeout=LOG_WAIT)
+    entries = log.for_client("ingress", outcome.client_port, since=mark, timeout=LOG_WAIT)
     evidence = f"{outcome.summary()}; stand-in log: {entries[0] if entries else 'no entry'}"
     expected = "accepted" if refused_because is None else "refused"
     if refused_because is None:
@@ -175,10 +176,11 @@ def _stand_in_case(
 def _impostor_case(layout: PartnerLayout, log: LogWatch, impostor: pki.Credential) -> CaseResult:
     """The egress must refuse a server whose certificate the partner's CA did not sign."""
     decoy = DecoyServer(impostor, layout.decoy_port)
+    mark = log.mark()
     with decoy.running():
         outcome = plain_probe(layout.decoy_egress_port, payload=None, wait=3.0)
         seen = decoy.wait_for_connection(1, timeout=LOG_WAIT)
-    entries = log.for_client("egress", outcome.client_port, timeout=LOG_WAIT)
+    entries = log.for_client("egress", outcome.client_port, since=mark, timeout=LOG_WAIT)
     server_error = next((e.get("server_ssl_error", "") for e in entries), "")
     reached = outcome.received.startswith(DECOY_PAYLOAD)
     right = (

@@ -156,15 +156,23 @@ class LogWatch:
             return []
         return [e for e in (parse_log_line(line) for line in text.splitlines()) if e]
 
+    def mark(self) -> int:
+        """Where the log stands: take it before a probe and pass it to :meth:`for_client`."""
+        return len(self.entries())
+
     def for_client(
-        self, side: str, client_port: int, *, timeout: float = 3.0
+        self, side: str, client_port: int, *, since: int, timeout: float = 3.0
     ) -> list[dict[str, str]]:
-        """The log entries of the connection from ``client_port`` (waits for HAProxy)."""
+        """The log entries of the connection from ``client_port`` logged after ``since``
+        (waits for HAProxy). Only those: the kernel may have given the same client port to
+        an earlier connection of the run, whose entries would otherwise answer first."""
         wanted = f"127.0.0.1:{client_port}"
         deadline = time.monotonic() + timeout
         while True:
             found = [
-                e for e in self.entries() if e.get("side") == side and e.get("client") == wanted
+                e
+                for e in self.entries()[since:]
+                if e.get("side") == side and e.get("client") == wanted
             ]
             if found or time.monotonic() >= deadline:
                 return found

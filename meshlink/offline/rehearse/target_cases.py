@@ -21,8 +21,9 @@ def target_cases(layout: Layout, log: LogWatch) -> list[CaseResult]:
     if layout.target is None:
         return []
     plan = layout.plan
+    mark = log.mark()
     outcome = tls_probe(layout.impostor_ingress_port, sni=plan.sni, credential=plan.client)
-    entries = log.for_client("ingress", outcome.client_port, timeout=LOG_WAIT)
+    entries = log.for_client("ingress", outcome.client_port, since=mark, timeout=LOG_WAIT)
     sessions = [e for e in entries if e.get("event") == "session"]
     target_error = next((e.get("target_ssl_error", "") for e in sessions), "")
     refused = "certificate verify failed" in target_error
