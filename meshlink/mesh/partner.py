@@ -35,7 +35,6 @@ from typing import Any
 import pulumi
 import pulumi_tls as tls
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from meshlink.argdocs import documents
 from meshlink.mesh.client import LinkClient
@@ -52,23 +51,18 @@ from meshlink.mesh.partner_settings import (
     signed_certificate_problems,
 )
 from meshlink.outputs import Registered, register_declared_outputs
-from meshlink.pki.external import SignedCertificateMismatch
+from meshlink.pki.external import pem_of, signed_for_key
 from meshlink.pki.models import rotation_trigger
 from meshlink.pki.x509_checks import (
     CertificateProblem,
     Clock,
     describe,
     load_certificates,
-    same_public_key,
     utc_now,
 )
 from meshlink.validation import MeshlinkValidationError, validate_args
 
 TYPE = "meshlink:index:PartnerLink"
-
-
-def _pem(cert: x509.Certificate) -> str:
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
 @documents(PartnerLinkArgs)
@@ -171,27 +165,16 @@ class PartnerLink(pulumi.ComponentResource):
             pulumi.log.warn(self.not_ready_reason, resource=self)
             return None
         leaf = chain[0]
-        chain_text = "".join(_pem(c) for c in chain)
-
-        def matched(public_key_pem: str) -> str:
-            generated = serialization.load_pem_public_key(public_key_pem.encode())
-            if not same_public_key(generated, leaf.public_key()):
-                raise SignedCertificateMismatch(
-                    f"{where}: {SIGNED_CERT_SETTING} ({describe(leaf)}) was not issued for "
-                    "this link's key (it was probably signed for an earlier request, before "
-                    "a rotation); have the partner sign the current csr_pem and update "
-                    f"{SIGNED_CERT_SETTING}"
-                )
-            return chain_text
-
-        full_chain = key.public_key_pem.apply(matched)
         # The key waits on the same check, so a mismatched pair never reaches the cluster.
-        private_key = pulumi.Output.all(key.private_key_pem, full_chain).apply(
-            lambda values: str(values[0])
+        full_chain, private_key = signed_for_key(
+            key,
+            leaf,
+            "".join(pem_of(c) for c in chain),
+            f"{where}: {SIGNED_CERT_SETTING} ({describe(leaf)}) was not issued for this "
+            "link's key (it was probably signed for an earlier request, before a rotation); "
+            f"have the partner sign the current csr_pem and update {SIGNED_CERT_SETTING}",
         )
-        return LinkCredential(
-            full_chain_pem=full_chain, private_key_pem=pulumi.Output.secret(private_key)
-        )
+        return LinkCredential(full_chain_pem=full_chain, private_key_pem=private_key)
 
     def _declare_client(
         self,

@@ -155,8 +155,29 @@ def _check(model: _Model, now: dt.datetime) -> tuple[list[str], _Checked]:
     return problems, _Checked(signed=signed, root=root, intermediates=intermediates)
 
 
-def _pem(cert: x509.Certificate) -> str:
+def pem_of(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def signed_for_key(
+    key: tls.PrivateKey, signed: x509.Certificate, text: str, mismatch: str
+) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    """``text`` (``signed`` and what goes with it) once the provider has made ``key`` and
+    ``signed`` is known to be for it, and the key (a secret) waiting on the same check, so
+    a mismatched pair is never used. Else the update fails with ``mismatch``: the
+    certificate was probably signed for an earlier request, before a rotation."""
+
+    def matched(public_key_pem: str) -> str:
+        generated = serialization.load_pem_public_key(public_key_pem.encode())
+        if not same_public_key(generated, signed.public_key()):
+            raise SignedCertificateMismatch(mismatch)
+        return text
+
+    certificate = key.public_key_pem.apply(matched)
+    private_key = pulumi.Output.all(key.private_key_pem, certificate).apply(
+        lambda values: str(values[0])
+    )
+    return certificate, pulumi.Output.secret(private_key)
 
 
 @documents(ExternallySignedCertificateAuthorityArgs)
@@ -205,7 +226,7 @@ class ExternallySignedCertificateAuthority(IssuerComponent):
         )
         self.csr_pem = self.request.cert_request_pem
 
-        root_text = _pem(checked.root) if checked.root is not None else ""
+        root_text = pem_of(checked.root) if checked.root is not None else ""
         self.root_cert_pem = pulumi.Output.from_input(root_text)
         self.trust_bundle_pem = pulumi.Output.from_input(
             dedupe_pem([root_text, *model.previous_ca_certs])
@@ -230,26 +251,15 @@ class ExternallySignedCertificateAuthority(IssuerComponent):
     def _signed_by_root(self, where: str, checked: _Checked, signed: x509.Certificate) -> None:
         """The signed certificate, once it is known to be for this component's key."""
         self.not_ready_reason = None
-        signed_text = _pem(signed)
-
-        def matched(public_key_pem: str) -> str:
-            generated = serialization.load_pem_public_key(public_key_pem.encode())
-            if not same_public_key(generated, signed.public_key()):
-                raise SignedCertificateMismatch(
-                    f"{where}: signed_cert_pem ({describe(signed)}) was not issued for this "
-                    "component's key (it was probably signed for an earlier request, "
-                    "before a rotation); sign the current csr_pem and update "
-                    "signed_cert_pem"
-                )
-            return signed_text
-
-        self.issuer_cert_pem = self.key.public_key_pem.apply(matched)
         # The key waits on the same check, so nothing is signed with a mismatched pair.
-        self.issuer_private_key_pem = pulumi.Output.secret(
-            pulumi.Output.all(self.key.private_key_pem, self.issuer_cert_pem).apply(
-                lambda values: str(values[0])
-            )
+        self.issuer_cert_pem, self.issuer_private_key_pem = signed_for_key(
+            self.key,
+            signed,
+            pem_of(signed),
+            f"{where}: signed_cert_pem ({describe(signed)}) was not issued for this "
+            "component's key (it was probably signed for an earlier request, before a "
+            "rotation); sign the current csr_pem and update signed_cert_pem",
         )
         self.chain_pem = self.issuer_cert_pem.apply(
-            lambda text: join_pem([text, *(_pem(c) for c in checked.intermediates)])
+            lambda text: join_pem([text, *(pem_of(c) for c in checked.intermediates)])
         )
