@@ -6,14 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from meshlink.offline.rehearse import main as rehearse_main
 from meshlink.offline.rehearse import runner
-from meshlink.offline.rehearse.partner_plan import StandIn, parse_stand_in
+from meshlink.offline.rehearse.partner_plan import StandIn
 from meshlink.offline.rehearse.wiring import WiringError
-from tests.support import certs, partner
-from tests.support.pki import MadeCa, make_ca, make_key
+from tests.support import partner
+from tests.support.pki import MadeCa, make_ca
 
 HOST = "api.clearing.example.net"
 SERVER_NAME = "mtls.clearing.example.net"
@@ -34,21 +33,9 @@ def rendered(ca: MadeCa, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def stand_in(directory: Path, signer: MadeCa, *, name: str = SERVER_NAME) -> StandIn:
     """A server certificate ``signer`` issued for the partner's endpoint, and its key."""
-    key = make_key()
-    directory.mkdir(parents=True, exist_ok=True)
-    cert = directory / "partner.pem"
-    cert.write_text(
-        partner.sign_for_partner(
-            key.public_key(),
-            signer,
-            name,
-            usage=ExtendedKeyUsageOID.SERVER_AUTH,
-            dns_names=(name,),
-        )
+    return partner.write_stand_in(
+        directory, signer, name=name, address=HOST, flag="--partner", stem="partner"
     )
-    key_file = directory / "partner.key"
-    key_file.write_text(certs.key_pem(key))
-    return parse_stand_in(f"{HOST}={cert},{key_file}")
 
 
 @pytest.mark.e2e

@@ -10,19 +10,18 @@ import json
 from pathlib import Path
 
 import pytest
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from meshlink.offline.rehearse import haproxy as hp
 from meshlink.offline.rehearse import main as rehearse_main
 from meshlink.offline.rehearse import runner
-from meshlink.offline.rehearse.partner_plan import StandIn, parse_stand_in
+from meshlink.offline.rehearse.partner_plan import StandIn
 from meshlink.offline.rehearse.render import load_render
 from meshlink.offline.rehearse.target_cases import IMPOSTOR_CASE
 from meshlink.offline.rehearse.target_plan import plan_target_stand_ins
 from meshlink.offline.rehearse.wiring import WiringError, plan_links
 from meshlink.offline.render import render_program
-from tests.support import certs, partner
-from tests.support.pki import MadeCa, make_ca, make_key
+from tests.support import partner
+from tests.support.pki import MadeCa, make_ca
 from tests.test_examples import example
 
 PROJECT = "meshlink-external-target"
@@ -59,21 +58,9 @@ def stand_in(
     directory: Path, signer: MadeCa, *, name: str = DATABASE_NAME, address: str = ADDRESS
 ) -> StandIn:
     """A server certificate ``signer`` issued for the database, and its key."""
-    key = make_key()
-    directory.mkdir(parents=True, exist_ok=True)
-    cert = directory / "database.pem"
-    cert.write_text(
-        partner.sign_for_partner(
-            key.public_key(),
-            signer,
-            name,
-            usage=ExtendedKeyUsageOID.SERVER_AUTH,
-            dns_names=(name,),
-        )
+    return partner.write_stand_in(
+        directory, signer, name=name, address=address, flag="--target", stem="database"
     )
-    key_file = directory / "database.key"
-    key_file.write_text(certs.key_pem(key))
-    return parse_stand_in(f"{address}={cert},{key_file}", flag="--target")
 
 
 def problems_with(rendered: Path, *stand_ins: StandIn) -> list[str]:

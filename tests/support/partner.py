@@ -14,9 +14,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from meshlink.offline.program import Program, load_program
+from meshlink.offline.rehearse.partner_plan import StandIn, parse_stand_in
 from meshlink.offline.render import RenderResult, render_program
 from tests.support import certs
-from tests.support.pki import MadeCa, make_ca
+from tests.support.pki import MadeCa, make_ca, make_key
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "partner-endpoint"
 STACK = "example"
@@ -88,3 +89,26 @@ def signed_program(ca: MadeCa, scratch: Path) -> Program:
     config[f"{PROJECT}:endpoint"] = json.dumps(endpoint)
     config[f"{PROJECT}:signed_by_partner"] = json.dumps(signed)
     return dataclasses.replace(program, config=config)
+
+
+def write_stand_in(
+    directory: Path, signer: MadeCa, *, name: str, address: str, flag: str, stem: str
+) -> StandIn:
+    """A stand-in's credential, as ``meshlink rehearse`` takes it with ``flag``: a server
+    certificate ``signer`` issued for ``name``, and its key, written under ``directory`` as
+    ``<stem>.pem`` and ``<stem>.key`` for the endpoint at ``address``."""
+    key = make_key()
+    directory.mkdir(parents=True, exist_ok=True)
+    cert = directory / f"{stem}.pem"
+    cert.write_text(
+        sign_for_partner(
+            key.public_key(),
+            signer,
+            name,
+            usage=ExtendedKeyUsageOID.SERVER_AUTH,
+            dns_names=(name,),
+        )
+    )
+    key_file = directory / f"{stem}.key"
+    key_file.write_text(certs.key_pem(key))
+    return parse_stand_in(f"{address}={cert},{key_file}", flag=flag)
