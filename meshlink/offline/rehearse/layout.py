@@ -10,9 +10,11 @@ from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 
 from meshlink.offline.rehearse import haproxy as hp
+from meshlink.offline.rehearse import pki
+from meshlink.offline.rehearse.minting import under_unrelated_ca
 from meshlink.offline.rehearse.probes import LogWatch
 from meshlink.offline.rehearse.processes import ManagedProcess, Tools, run_command
-from meshlink.offline.rehearse.target_plan import TargetStandInPlan, mint_other_ca_target
+from meshlink.offline.rehearse.target_plan import TargetStandInPlan
 from meshlink.offline.rehearse.wiring import LinkPlan
 
 LOG_WAIT = 5.0
@@ -82,7 +84,7 @@ def _target_stand_ins(
     target = layout.target
     if target is None:
         return None
-    impostor = mint_other_ca_target(target)
+    impostor = under_unrelated_ca(target.credential, pki.SERVER_AUTH)
     for name, port, credential in (
         (f"link{layout.index}_target", layout.target_port, target.credential),
         (f"link{layout.index}_impostor_target", layout.impostor_target_port, impostor),

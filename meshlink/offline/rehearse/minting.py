@@ -43,14 +43,33 @@ def _unlisted_identity(plan: LinkPlan) -> str:
     raise RuntimeError("could not invent an identity outside the allowed list")
 
 
+def under_unrelated_ca(
+    credential: pki.Credential, usage: pki.x509.ObjectIdentifier, now: dt.datetime | None = None
+) -> pki.Credential:
+    """``credential``'s names on a leaf valid now from a CA made here that nothing in the
+    render trusts, with ``credential``'s trust bundle: what a peer must refuse as issued
+    by another CA."""
+    now = now or dt.datetime.now(dt.UTC)
+    other_key, key = issuing.new_key(), issuing.new_key()
+    other_ca = issuing.mint_ca("meshlink rehearsal unrelated CA", key=other_key, now=now)
+    leaf = issuing.mint_leaf(
+        "meshlink rehearsal",
+        sans=pki.subject_alt_names(credential.leaf),
+        usages=[usage],
+        key=key,
+        issuer=other_ca,
+        issuer_key=other_key,
+        not_before=now - dt.timedelta(hours=1),
+        not_after=now + dt.timedelta(days=1),
+    )
+    return pki.Credential((leaf,), key, credential.trust)
+
+
 def mint_negatives(plan: LinkPlan, now: dt.datetime | None = None) -> Minted:
     now = now or dt.datetime.now(dt.UTC)
     key = issuing.new_key()
     client_sans = pki.subject_alt_names(plan.client.leaf)
-    server_sans = pki.subject_alt_names(plan.server.leaf)
     fresh = (now - dt.timedelta(hours=1), now + dt.timedelta(days=1))
-    other_key = issuing.new_key()
-    other_ca = issuing.mint_ca("meshlink rehearsal unrelated CA", key=other_key, now=now)
 
     def leaf(
         sans: Sequence[str],
@@ -76,9 +95,7 @@ def mint_negatives(plan: LinkPlan, now: dt.datetime | None = None) -> Minted:
     wrong_name = f"not-{plan.fqdn}"
     expired_window = (now - dt.timedelta(days=2), now - dt.timedelta(days=1))
     return Minted(
-        other_ca_client=pki.Credential(
-            (leaf(client_sans, pki.CLIENT_AUTH, other_ca, other_key),), key, plan.client.trust
-        ),
+        other_ca_client=under_unrelated_ca(plan.client, pki.CLIENT_AUTH, now),
         expired_client=plan.client.with_chain(
             leaf(client_sans, pki.CLIENT_AUTH, c_issuer, c_key, expired_window), key
         ),
@@ -93,9 +110,7 @@ def mint_negatives(plan: LinkPlan, now: dt.datetime | None = None) -> Minted:
             leaf([wrong_name], pki.SERVER_AUTH, s_issuer, s_key), key
         ),
         wrong_name=wrong_name,
-        other_ca_server=pki.Credential(
-            (leaf(server_sans, pki.SERVER_AUTH, other_ca, other_key),), key, plan.server.trust
-        ),
+        other_ca_server=under_unrelated_ca(plan.server, pki.SERVER_AUTH, now),
     )
 
 

@@ -19,15 +19,15 @@ real CA) cannot be minted and are not rehearsed.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from meshlink.offline.rehearse import haproxy as hp
-from meshlink.offline.rehearse import issuing, pki
+from meshlink.offline.rehearse import pki
 from meshlink.offline.rehearse.layout import LOG_WAIT, running_haproxy, write_file
+from meshlink.offline.rehearse.minting import under_unrelated_ca
 from meshlink.offline.rehearse.negatives import UNTRUSTED
 from meshlink.offline.rehearse.partner_plan import PartnerPlan
 from meshlink.offline.rehearse.positive import positive_check
@@ -232,33 +232,6 @@ def _result(db: MariaDB, layout: PartnerLayout) -> LinkResult:
     )
 
 
-def _under_another_ca(plan: PartnerPlan) -> tuple[pki.Credential, pki.Credential]:
-    """A client credential and a server credential with the real names, from a CA made
-    here: the first the stand-in must refuse, the second the egress."""
-    now = dt.datetime.now(dt.UTC)
-    other_key, key = issuing.new_key(), issuing.new_key()
-    other_ca = issuing.mint_ca("meshlink rehearsal unrelated CA", key=other_key, now=now)
-
-    def leaf(sans: Sequence[str], usage: pki.x509.ObjectIdentifier) -> pki.x509.Certificate:
-        return issuing.mint_leaf(
-            "meshlink rehearsal",
-            sans=sans,
-            usages=[usage],
-            key=key,
-            issuer=other_ca,
-            issuer_key=other_key,
-            not_before=now - dt.timedelta(hours=1),
-            not_after=now + dt.timedelta(days=1),
-        )
-
-    client_sans = pki.subject_alt_names(plan.client.leaf)
-    server_sans = pki.subject_alt_names(plan.stand_in.leaf)
-    return (
-        pki.Credential((leaf(client_sans, pki.CLIENT_AUTH),), key, plan.client.trust),
-        pki.Credential((leaf(server_sans, pki.SERVER_AUTH),), key, plan.stand_in.trust),
-    )
-
-
 def _untrusted(entries: Sequence[dict[str, str]]) -> bool:
     return _error_field(entries, "cert_error") in {str(code) for code in UNTRUSTED}
 
@@ -273,7 +246,9 @@ def rehearse_partner(
     plan = layout.plan
     result = _result(db, layout)
     result.positive = positive_check(db, layout, stand_in_log)
-    other_client, impostor = _under_another_ca(plan)
+    # The first the stand-in must refuse, the second the egress.
+    other_client = under_unrelated_ca(plan.client, pki.CLIENT_AUTH)
+    impostor = under_unrelated_ca(plan.stand_in, pki.SERVER_AUTH)
 
     def presenting(credential: pki.Credential | None) -> Callable[[], ProbeOutcome]:
         return partial(tls_probe, layout.ingress_port, sni=plan.sni, credential=credential)

@@ -17,12 +17,11 @@ The Secret is read as Istio reads it for ``SIMPLE`` origination at a gateway: th
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from meshlink.offline.rehearse import issuing, pki
+from meshlink.offline.rehearse import pki
 from meshlink.offline.rehearse.partner_plan import StandIn, issued_under, names_match
 from meshlink.offline.rehearse.render import Render
 from meshlink.offline.rehearse.wiring import LinkPlan, TargetOrigination, WiringError
@@ -167,22 +166,3 @@ def plan_target_stand_ins(
     if problems:
         raise WiringError(problems)
     return found
-
-
-def mint_other_ca_target(plan: TargetStandInPlan) -> pki.Credential:
-    """The stand-in's names on a certificate from a CA made here: the ingress must refuse
-    it."""
-    now = dt.datetime.now(dt.UTC)
-    other_key, key = issuing.new_key(), issuing.new_key()
-    other_ca = issuing.mint_ca("meshlink rehearsal unrelated CA", key=other_key, now=now)
-    leaf = issuing.mint_leaf(
-        "meshlink rehearsal",
-        sans=pki.subject_alt_names(plan.credential.leaf),
-        usages=[pki.SERVER_AUTH],
-        key=key,
-        issuer=other_ca,
-        issuer_key=other_key,
-        not_before=now - dt.timedelta(hours=1),
-        not_after=now + dt.timedelta(days=1),
-    )
-    return pki.Credential((leaf,), key, plan.credential.trust)
