@@ -1,4 +1,5 @@
-"""The negative cases: what each presents, and why its refusal counts.
+"""The negative cases at the ingress: what each presents, and why its refusal counts
+(the egress side's, with decoys, are in :mod:`meshlink.offline.rehearse.decoys`).
 
 Each negative case changes one thing against a control that is accepted (the link's
 own client certificate at the ingress; a decoy presenting the real server credential
@@ -18,8 +19,6 @@ from meshlink.offline.rehearse import pki
 from meshlink.offline.rehearse.layout import LOG_WAIT, Layout
 from meshlink.offline.rehearse.minting import Minted
 from meshlink.offline.rehearse.probes import (
-    DECOY_PAYLOAD,
-    DecoyServer,
     LogWatch,
     ProbeOutcome,
     plain_probe,
@@ -89,7 +88,7 @@ def _ingress_case(
 ) -> CaseResult:
     if not outcome.connected:
         return CaseResult(
-            "ingress", title, _expected(expect_refused), "error", outcome.summary(), False
+            "ingress", title, expected(expect_refused), "error", outcome.summary(), False
         )
     accepted = outcome.greeting
     evidence = f"{note}{'; ' if note else ''}{outcome.summary()}; {_ingress_log_text(entries)}"
@@ -100,10 +99,10 @@ def _ingress_case(
     else:
         result = "accepted" if accepted and right else "refused"
         passed = accepted and right
-    return CaseResult("ingress", title, _expected(expect_refused), result, evidence, passed)
+    return CaseResult("ingress", title, expected(expect_refused), result, evidence, passed)
 
 
-def _expected(refused: bool) -> str:
+def expected(refused: bool) -> str:
     return "refused" if refused else "accepted"
 
 
@@ -326,62 +325,3 @@ def ingress_cases(layout: Layout, log: LogWatch, minted: Minted) -> list[CaseRes
     return [
         case if isinstance(case, CaseResult) else run_ingress_probe(case, log) for case in cases
     ]
-
-
-def egress_cases(layout: Layout, log: LogWatch, minted: Minted) -> list[CaseResult]:
-    plan = layout.plan
-    out: list[CaseResult] = []
-    cases: list[tuple[str, pki.Credential, bool, Callable[[str], bool]]] = [
-        ("decoy with the real server credential (control)", plan.server, False, lambda _: True),
-        (
-            "server certificate for another name (real issuer)",
-            minted.wrong_name_server,
-            True,
-            lambda alert: "unknown ca" not in alert,
-        ),
-        (
-            "server certificate from another CA",
-            minted.other_ca_server,
-            True,
-            lambda alert: "unknown ca" in alert,
-        ),
-    ]
-    for title, credential, expect_refused, alert_ok in cases:
-        decoy = DecoyServer(credential, layout.decoy_port)
-        mark = log.mark()
-        with decoy.running():
-            outcome = plain_probe(layout.decoy_egress_port, payload=None, wait=3.0)
-            seen = decoy.wait_for_connection(1, timeout=LOG_WAIT)
-        entries = (
-            log.for_client("egress", outcome.client_port, since=mark, timeout=LOG_WAIT)
-            if outcome.connected
-            else []
-        )
-        server_error = next((e.get("server_ssl_error", "") for e in entries), "")
-        reached = outcome.received.startswith(DECOY_PAYLOAD)
-        decoy_text = (
-            "decoy never reached"
-            if seen is None
-            else ("decoy: handshake done" if seen.handshake_done else f"decoy got: {seen.error}")
-        )
-        evidence = (
-            f"decoy presents {pki.subject_alt_names(credential.leaf)} issued by "
-            f"{pki.describe_issuer(credential.leaf)}; "
-            f"{'decoy data reached the client' if reached else 'client got nothing'}; "
-            f"{decoy_text}; HAProxy: {server_error or 'no server-side TLS error'}"
-        )
-        if expect_refused:
-            right = (
-                not reached
-                and seen is not None
-                and not seen.handshake_done
-                and "certificate verify failed" in server_error
-                and alert_ok(seen.error or "")
-            )
-            result = "accepted" if reached else ("refused" if right else "refused, other reason")
-            passed = right
-        else:
-            passed = reached and seen is not None and seen.handshake_done
-            result = "accepted" if passed else "refused"
-        out.append(CaseResult("egress", title, _expected(expect_refused), result, evidence, passed))
-    return out

@@ -26,17 +26,15 @@ from pathlib import Path
 
 from meshlink.offline.rehearse import haproxy as hp
 from meshlink.offline.rehearse import pki
+from meshlink.offline.rehearse.decoys import decoy_case
 from meshlink.offline.rehearse.layout import LOG_WAIT, running_haproxy, write_file
 from meshlink.offline.rehearse.minting import under_unrelated_ca
 from meshlink.offline.rehearse.negatives import UNTRUSTED
 from meshlink.offline.rehearse.partner_plan import PartnerPlan
 from meshlink.offline.rehearse.positive import positive_check
 from meshlink.offline.rehearse.probes import (
-    DECOY_PAYLOAD,
-    DecoyServer,
     LogWatch,
     ProbeOutcome,
-    plain_probe,
     tls_probe,
 )
 from meshlink.offline.rehearse.processes import MariaDB, Tools
@@ -173,37 +171,6 @@ def _stand_in_case(
     return CaseResult("partner", title, expected, result, evidence, passed)
 
 
-def _impostor_case(layout: PartnerLayout, log: LogWatch, impostor: pki.Credential) -> CaseResult:
-    """The egress must refuse a server whose certificate the partner's CA did not sign."""
-    decoy = DecoyServer(impostor, layout.decoy_port)
-    mark = log.mark()
-    with decoy.running():
-        outcome = plain_probe(layout.decoy_egress_port, payload=None, wait=3.0)
-        seen = decoy.wait_for_connection(1, timeout=LOG_WAIT)
-    entries = log.for_client("egress", outcome.client_port, since=mark, timeout=LOG_WAIT)
-    server_error = next((e.get("server_ssl_error", "") for e in entries), "")
-    reached = outcome.received.startswith(DECOY_PAYLOAD)
-    right = (
-        not reached
-        and seen is not None
-        and not seen.handshake_done
-        and "certificate verify failed" in server_error
-    )
-    result = "accepted" if reached else ("refused" if right else "refused, other reason")
-    evidence = (
-        f"impostor presents {pki.subject_alt_names(impostor.leaf)} issued by "
-        f"{pki.describe_issuer(impostor.leaf)}; egress: {server_error or 'no TLS error'}"
-    )
-    return CaseResult(
-        "egress",
-        "partner impostor: server certificate from another CA",
-        "refused",
-        result,
-        evidence,
-        right,
-    )
-
-
 def _result(db: MariaDB, layout: PartnerLayout) -> LinkResult:
     """What the render says of the partner link, before anything is rehearsed."""
     plan = layout.plan
@@ -263,6 +230,15 @@ def rehearse_partner(
             presenting(other_client),
             refused_because=_untrusted,
         ),
-        _impostor_case(layout, egress_log, impostor),
+        # The egress must refuse a server whose certificate the partner's CA did not sign.
+        decoy_case(
+            "partner impostor: server certificate from another CA",
+            impostor,
+            decoy_port=layout.decoy_port,
+            decoy_egress_port=layout.decoy_egress_port,
+            log=egress_log,
+            expect_refused=True,
+            alert_ok=lambda alert: "unknown ca" in alert,
+        ),
     ]
     return result

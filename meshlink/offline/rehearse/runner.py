@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from meshlink.offline.rehearse import pki, timing
+from meshlink.offline.rehearse.decoys import egress_cases
 from meshlink.offline.rehearse.layout import Layout, haproxy_configs, link_notes, running_haproxy
 from meshlink.offline.rehearse.minting import mint_negatives
-from meshlink.offline.rehearse.negatives import egress_cases, ingress_cases
+from meshlink.offline.rehearse.negatives import ingress_cases
 from meshlink.offline.rehearse.other_clients import (
     ClientCertificate,
     client_certificates,
